@@ -1,0 +1,96 @@
+package evolve
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// CommitMessage is the message of a candidate commit (DESIGN.md section 3).
+type CommitMessage struct {
+	Exp          string
+	Title        string
+	Motivation   string
+	Inspirations []string
+	Island       *int
+}
+
+// String renders the message with the Evolve-* trailers.
+func (m CommitMessage) String() string {
+	var b strings.Builder
+	title := strings.TrimSpace(strings.SplitN(m.Title, "\n", 2)[0])
+	if title == "" {
+		title = "candidate"
+	}
+	fmt.Fprintf(&b, "evolve(%s): %s\n", m.Exp, title)
+	if mot := strings.TrimSpace(m.Motivation); mot != "" {
+		b.WriteString("\n")
+		b.WriteString(wrap(mot, 72))
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "Evolve-Experiment: %s\n", m.Exp)
+	if len(m.Inspirations) > 0 {
+		fmt.Fprintf(&b, "Evolve-Inspirations: %s\n", strings.Join(m.Inspirations, ", "))
+	}
+	if m.Island != nil {
+		fmt.Fprintf(&b, "Evolve-Island: %d\n", *m.Island)
+	}
+	return b.String()
+}
+
+// ParseTrailers reads the Evolve-* trailers of a commit message. Missing
+// trailers give zero values.
+func ParseTrailers(msg string) (exp string, inspirations []string, island *int) {
+	for _, line := range strings.Split(msg, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch strings.TrimSpace(k) {
+		case "Evolve-Experiment":
+			exp = v
+		case "Evolve-Inspirations":
+			for _, s := range strings.Split(v, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					inspirations = append(inspirations, s)
+				}
+			}
+		case "Evolve-Island":
+			if n, err := strconv.Atoi(v); err == nil {
+				island = &n
+			}
+		}
+	}
+	return exp, inspirations, island
+}
+
+// wrap folds paragraphs to width columns, keeping blank lines and lines that
+// look preformatted (indented or list items) as they are.
+func wrap(s string, width int) string {
+	var out []string
+	for _, line := range strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
+		if line == "" || strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t") || len(line) <= width {
+			out = append(out, line)
+			continue
+		}
+		cur := ""
+		for _, w := range strings.Fields(line) {
+			if cur != "" && len(cur)+1+len(w) > width {
+				out = append(out, cur)
+				cur = w
+				continue
+			}
+			if cur == "" {
+				cur = w
+			} else {
+				cur += " " + w
+			}
+		}
+		if cur != "" {
+			out = append(out, cur)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -1,0 +1,189 @@
+package evolve
+
+import (
+	"math"
+	"sort"
+	"time"
+)
+
+// Record is a candidate's state: the fold of the events of its note. The latest
+// event of each kind wins (by At, ties broken by the encoded line so that every
+// machine folds the same way); earlier events stay in Events as history.
+type Record struct {
+	Events    []Event
+	Proposed  *Event
+	Evaluated *Event
+	Analyzed  *Event
+	Warnings  []ParseWarning
+}
+
+// Fold builds a Record from events in any order.
+func Fold(events []Event) Record {
+	evs := append([]Event(nil), events...)
+	sort.SliceStable(evs, func(i, j int) bool { return eventLess(evs[i], evs[j]) })
+	r := Record{Events: evs}
+	for i := range evs {
+		e := &evs[i]
+		switch e.Event {
+		case EventProposed:
+			r.Proposed = e
+		case EventEvaluated:
+			r.Evaluated = e
+		case EventAnalyzed:
+			r.Analyzed = e
+		}
+	}
+	return r
+}
+
+func eventLess(a, b Event) bool {
+	if !a.At.Equal(b.At) {
+		return a.At.Before(b.At)
+	}
+	la, _ := a.Line()
+	lb, _ := b.Line()
+	return string(la) < string(lb)
+}
+
+// Status is the status of the latest evaluation, or StatusPending.
+func (r Record) Status() Status {
+	if r.Evaluated == nil {
+		return StatusPending
+	}
+	return r.Evaluated.Status
+}
+
+// Score returns the score of the latest evaluation when it succeeded with a
+// finite score.
+func (r Record) Score() (float64, bool) {
+	if r.Evaluated == nil || r.Evaluated.Status != StatusOK || r.Evaluated.Score == nil {
+		return 0, false
+	}
+	s := *r.Evaluated.Score
+	if math.IsNaN(s) || math.IsInf(s, 0) {
+		return 0, false
+	}
+	return s, true
+}
+
+// Title is the title of the proposal, if any.
+func (r Record) Title() string {
+	if r.Proposed == nil {
+		return ""
+	}
+	return r.Proposed.Title
+}
+
+// Island is the island recorded in the proposal, or -1.
+func (r Record) Island() int {
+	if r.Proposed == nil || r.Proposed.Island == nil {
+		return -1
+	}
+	return *r.Proposed.Island
+}
+
+// Tokens sums the tokens of every event of the record (proposal and analysis).
+func (r Record) Tokens() (Tokens, float64) {
+	var t Tokens
+	var usd float64
+	for _, e := range r.Events {
+		if e.Tokens != nil {
+			t = t.Add(*e.Tokens)
+		}
+		usd += e.CostUSD
+	}
+	return t, usd
+}
+
+// Candidate is one node of an experiment's DAG with its folded record.
+type Candidate struct {
+	ID       string    // full commit hash
+	Parent   string    // full hash of the parent candidate; "" for the baseline
+	Subject  string    // first line of the commit message
+	Time     time.Time // committer time
+	Children int       // candidates whose Parent is this one
+	Baseline bool      // the root of the experiment
+	Record
+}
+
+// Short is the abbreviated id shown to users.
+func (c Candidate) Short() string {
+	if len(c.ID) > 8 {
+		return c.ID[:8]
+	}
+	return c.ID
+}
+
+// Direction says whether higher or lower scores are better.
+type Direction string
+
+// Directions.
+const (
+	Maximize Direction = "maximize"
+	Minimize Direction = "minimize"
+)
+
+// Better reports whether score a is strictly better than b.
+func (d Direction) Better(a, b float64) bool {
+	if d == Minimize {
+		return a < b
+	}
+	return a > b
+}
+
+// Fitness maps a score to a value where higher is always better.
+func (d Direction) Fitness(score float64) float64 {
+	if d == Minimize {
+		return -score
+	}
+	return score
+}
+
+// Rank sorts candidates best first: evaluated ok by score (per direction), then
+// pending, then the failed ones; ties by time then id, so the order is stable
+// on every machine.
+func Rank(cs []Candidate, d Direction) {
+	class := func(c Candidate) int {
+		if _, ok := c.Score(); ok {
+			return 0
+		}
+		if c.Status() == StatusPending {
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(cs, func(i, j int) bool {
+		ci, cj := class(cs[i]), class(cs[j])
+		if ci != cj {
+			return ci < cj
+		}
+		if ci == 0 {
+			si, _ := cs[i].Score()
+			sj, _ := cs[j].Score()
+			if si != sj {
+				return d.Better(si, sj)
+			}
+		}
+		if !cs[i].Time.Equal(cs[j].Time) {
+			return cs[i].Time.Before(cs[j].Time)
+		}
+		return cs[i].ID < cs[j].ID
+	})
+}
+
+// Best returns the best evaluated candidate, if any.
+func Best(cs []Candidate, d Direction) (Candidate, bool) {
+	var best Candidate
+	found := false
+	for _, c := range cs {
+		s, ok := c.Score()
+		if !ok {
+			continue
+		}
+		bs, _ := best.Score()
+		if !found || d.Better(s, bs) || (s == bs && c.ID < best.ID) {
+			best, found = c, true
+		}
+	}
+	return best, found
+}
