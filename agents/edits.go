@@ -385,12 +385,20 @@ func editableRegions(lines []string) []region {
 func describeRegions(rs []region) string {
 	parts := make([]string, len(rs))
 	for i, r := range rs {
-		parts[i] = fmt.Sprintf("lines %d-%d", r.from+1, r.to)
+		parts[i] = lineRange(r.from, r.to)
 		if r.to <= r.from {
 			parts[i] = fmt.Sprintf("an empty region after line %d", r.from)
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// lineRange words the 0-based line range [from, to) as 1-based lines.
+func lineRange(from, to int) string {
+	if to-from == 1 {
+		return fmt.Sprintf("line %d", to)
+	}
+	return fmt.Sprintf("lines %d-%d", from+1, to)
 }
 
 // resolveFile maps a path written by the model to one of the editable paths:
@@ -559,8 +567,8 @@ func applyOne(ft *fileText, file string, block int, e Edit) string {
 				block, e.Line, file, len(inside), strings.Join(at, ", "))
 		default:
 			st := starts[0]
-			return fmt.Sprintf("SEARCH block %d (reply line %d) for %s matches lines %d-%d, outside the editable region (%s); edit only the lines between %s and %s",
-				block, e.Line, file, st+1, st+len(s), describeRegions(regions), BlockStart, BlockEnd)
+			return fmt.Sprintf("SEARCH block %d (reply line %d) for %s matches %s, outside the editable region (%s); edit only the lines between %s and %s",
+				block, e.Line, file, lineRange(st, st+len(s)), describeRegions(regions), BlockStart, BlockEnd)
 		}
 	}
 	return fmt.Sprintf("SEARCH block %d (reply line %d) for %s matches nothing; %s", block, e.Line, file, closestLine(ft.lines, search))

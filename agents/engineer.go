@@ -100,8 +100,12 @@ const (
 // When the script exits, the processes it left behind get Grace to close its
 // stdout and stderr; then every process of the evaluation (its process group,
 // every process carrying its EVOLVE_RUN_ID, their descendants, and on Linux
-// adopted orphans in another session when no other evaluation is running) is
-// killed with SIGKILL and reaped.
+// orphans adopted by this process that left its session and carry no
+// EVOLVE_RUN_ID, when no other evaluation is running) is killed with SIGKILL
+// and reaped.
+//
+// RLIMIT_AS bounds virtual memory, which CUDA, the JVM and Go reserve
+// generously: give such programs a limit well above what they really use.
 func (e *Engineer) Evaluate(ctx context.Context, req evolve.EvalRequest) evolve.EvalResult {
 	if err := ctx.Err(); err != nil {
 		return failedResult(evolve.StatusFailed, "cancelled before the evaluation started: "+err.Error())
@@ -110,9 +114,11 @@ func (e *Engineer) Evaluate(ctx context.Context, req evolve.EvalRequest) evolve.
 	if problem != "" {
 		return failedResult(evolve.StatusFailed, problem)
 	}
-	if st, err := os.Stat(req.WorkDir); err != nil || !st.IsDir() {
+	if st, err := os.Stat(req.WorkDir); err != nil {
 		return failedResult(evolve.StatusFailed, fmt.Sprintf(
-			"working directory %s is not a directory of the workspace (%v): check the experiment folder", req.WorkDir, err))
+			"working directory %s is missing from the workspace (%v): does the candidate hold the experiment folder?", req.WorkDir, err))
+	} else if !st.IsDir() {
+		return failedResult(evolve.StatusFailed, fmt.Sprintf("working directory %s is not a directory", req.WorkDir))
 	}
 	tmp, err := os.MkdirTemp(e.TempDir, "evolve-eval-")
 	if err != nil {
@@ -610,6 +616,9 @@ func verdict(req evolve.EvalRequest, o processOutcome, resultsPath string, stale
 		return fail(evolve.StatusInvalid, problem)
 	case res == nil:
 		reason := "no result: the evaluation script exited 0 but printed no JSON object line on stdout and wrote no results.json"
+		if source != "" {
+			reason += "; the last line of stdout that looks like a JSON object does not parse: " + source
+		}
 		if o.stdout.Truncated() {
 			reason += fmt.Sprintf(" (stdout was %d bytes; only the last %d were kept)", o.stdout.total, maxOut)
 		}
@@ -628,7 +637,8 @@ func verdict(req evolve.EvalRequest, o processOutcome, resultsPath string, stale
 // findResult looks for the result in $EVOLVE_RESULTS, then in a results.json
 // of the working directory written by this run, then in the last JSON object
 // line of stdout. source names where it was found; problem is set when a
-// result was present but unreadable.
+// results.json was present but unreadable. Without a result, source tells why
+// the last line of stdout that looked like a JSON object did not count, if any.
 func findResult(workDir, resultsPath string, stale fileStamp, stdout *tailBuffer, maxOut int) (res *evalOutput, source, problem string) {
 	files := []string{resultsPath}
 	if p := filepath.Join(workDir, resultsFile); changedSince(p, stale) {
@@ -650,13 +660,10 @@ func findResult(workDir, resultsPath string, stale fileStamp, stdout *tailBuffer
 		return &out, source, ""
 	}
 	out, found, broken := lastJSONLine(stdout.Bytes())
-	switch {
-	case found:
+	if found {
 		return &out, "last JSON line of stdout", ""
-	case broken != "":
-		return nil, "stdout", "the last line of stdout that looks like a JSON object does not parse: " + broken
 	}
-	return nil, "", ""
+	return nil, broken, ""
 }
 
 func readCapped(p string, limit int) ([]byte, error) {
@@ -731,6 +738,9 @@ func parseResult(b []byte) (evalOutput, error) {
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(quoteNonFinite(b)))
 	if err := dec.Decode(&fields); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return evalOutput{}, errors.New("it is truncated (unexpected end of JSON input)")
+		}
 		return evalOutput{}, err
 	}
 	if fields == nil {

@@ -118,8 +118,12 @@ type LLM struct {
 	cfg     evolve.APIConfig
 	client  *openai.Client
 	baseURL string // for messages, password removed
-	key     string
+	key     *apiKey
 }
+
+// apiKey is behind a pointer so that printing an LLM with %v or %+v shows an
+// address, never the key.
+type apiKey struct{ value string }
 
 // NewLLM builds a client from the api section of the configuration. The base
 // URL is cfg.BaseURL, else $OPENAI_BASE_URL, else OpenAI's; the key is read
@@ -164,7 +168,7 @@ func NewLLM(cfg evolve.APIConfig, getenv func(string) string) (*LLM, error) {
 		cfg:           cfg,
 		client:        openai.NewClientWithConfig(oc),
 		baseURL:       display,
-		key:           key,
+		key:           &apiKey{key},
 	}, nil
 }
 
@@ -304,11 +308,12 @@ func (l *LLM) classify(err error) (error, bool) {
 	case errors.As(err, &apiErr) && apiErr.HTTPStatusCode > 0:
 		return &StatusError{StatusCode: apiErr.HTTPStatusCode, Message: l.redact(apiErr.Message)}, retryable(apiErr.HTTPStatusCode)
 	case errors.As(err, &reqErr):
-		body := string(reqErr.Body)
-		if len(body) > 300 {
-			body = body[:300] + "…"
+		// Redact before cutting, so that no part of a key survives the cut.
+		body := l.redact(strings.TrimSpace(string(reqErr.Body)))
+		if r := []rune(body); len(r) > 300 {
+			body = string(r[:300]) + "…"
 		}
-		return &StatusError{StatusCode: reqErr.HTTPStatusCode, Message: l.redact(strings.TrimSpace(body))}, retryable(reqErr.HTTPStatusCode)
+		return &StatusError{StatusCode: reqErr.HTTPStatusCode, Message: body}, retryable(reqErr.HTTPStatusCode)
 	}
 	clean := errors.New(l.redact(err.Error()))
 	var netErr net.Error
@@ -371,8 +376,8 @@ var bearerRe = regexp.MustCompile(`(?i)(bearer\s+)[^\s"',;]+`)
 
 // redact removes the API key, bearer tokens and URL passwords from s.
 func (l *LLM) redact(s string) string {
-	if l.key != "" {
-		s = strings.ReplaceAll(s, l.key, "[redacted]")
+	if l.key != nil && l.key.value != "" {
+		s = strings.ReplaceAll(s, l.key.value, "[redacted]")
 	}
 	s = bearerRe.ReplaceAllString(s, "${1}[redacted]")
 	return redactURLs(s)

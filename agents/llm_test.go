@@ -3,6 +3,7 @@ package agents
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"sort"
@@ -123,6 +124,21 @@ func TestNewLLMBaseURL(t *testing.T) {
 		cfg.BaseURL = bad
 		if _, err := NewLLM(cfg, env()); err == nil || !strings.Contains(err.Error(), "api.base_url") {
 			t.Errorf("base_url %q: err = %v, want it refused naming api.base_url", bad, err)
+		}
+	}
+}
+
+func TestPrintingTheClientShowsNoKey(t *testing.T) {
+	l, err := NewLLM(evolve.DefaultConfig("x").API, env("OPENAI_API_KEY", testKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"%v", "%+v", "%#v"} {
+		if s := fmt.Sprintf(format, l); strings.Contains(s, testKey) {
+			t.Errorf("Sprintf(%q, llm) shows the key", format)
+		}
+		if s := fmt.Sprintf(format, *l); strings.Contains(s, testKey) {
+			t.Errorf("Sprintf(%q, *llm) shows the key", format)
 		}
 	}
 }
@@ -457,7 +473,7 @@ func TestCost(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
-	l := &LLM{key: testKey}
+	l := &LLM{key: &apiKey{testKey}}
 	in := `key ` + testKey + ` header "Authorization: Bearer abc.def-ghi" url https://bob:pw123@host/v1`
 	out := l.redact(in)
 	for _, secret := range []string{testKey, "abc.def-ghi", "pw123"} {
@@ -467,5 +483,23 @@ func TestRedact(t *testing.T) {
 	}
 	if !strings.Contains(out, "https://bob:xxxxx@host/v1") {
 		t.Errorf("redact = %q", out)
+	}
+}
+
+func TestChatErrorBodyNeverShowsTheKey(t *testing.T) {
+	srv := fakeopenai.New(t)
+	page := "<html>" + strings.Repeat("proxy error ", 24) + "Authorization: Bearer " + testKey + " key=" + testKey + "</html>"
+	srv.Enqueue(fakeopenai.Response{Status: 502, Body: page, Header: map[string]string{"Content-Type": "text/html"}})
+	cfg := testAPIConfig(srv)
+	cfg.RetryTimes = 1
+	l, _ := newTestLLM(t, cfg)
+	_, _, _, err := l.Chat(context.Background(), []Message{{Role: RoleUser, Content: "x"}})
+	var se *StatusError
+	if !errors.As(err, &se) || se.StatusCode != 502 {
+		t.Fatalf("err = %v, want a StatusError 502", err)
+	}
+	noKey(t, err)
+	if strings.Contains(err.Error(), testKey[:12]) {
+		t.Errorf("part of the key survived: %v", err)
 	}
 }

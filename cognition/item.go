@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"time"
 	"unicode"
@@ -57,14 +58,33 @@ type LessonSource interface {
 // SHA-256 of its content with line endings normalised and surrounding space
 // trimmed. Two items with the same content are the same item.
 func ContentID(content string) string {
-	sum := sha256.Sum256([]byte(normalizeContent(content)))
+	sum := sha256.Sum256([]byte(strings.TrimSpace(normalizeContent(content))))
 	return hex.EncodeToString(sum[:8])
 }
 
+// normalizeContent drops a byte order mark, turns CRLF into LF and trims
+// blank lines and trailing space (not the indentation of the first line,
+// which can make it a code block).
 func normalizeContent(s string) string {
 	s = strings.TrimPrefix(s, "\ufeff")
 	s = strings.ReplaceAll(s, "\r\n", "\n")
-	return strings.TrimSpace(s)
+	return trimBlank(s)
+}
+
+// trimBlank removes leading blank lines and trailing white space.
+func trimBlank(s string) string {
+	s = strings.TrimRight(s, " \t\r\n")
+	for {
+		i := strings.IndexByte(s, '\n')
+		if i < 0 || strings.TrimSpace(s[:i]) != "" {
+			break
+		}
+		s = s[i+1:]
+	}
+	if strings.TrimSpace(s) == "" {
+		return ""
+	}
+	return s
 }
 
 // isBinary reports whether b cannot be markdown text.
@@ -97,7 +117,7 @@ func parseMarkdown(text, fallback string) (title, content string) {
 		}
 		if h, ok := atxHeading(line); ok && h != "" {
 			if firstNonBlank {
-				return h, strings.TrimSpace(strings.Join(lines[i+1:], "\n"))
+				return h, trimBlank(strings.Join(lines[i+1:], "\n"))
 			}
 			return h, text
 		}
@@ -157,6 +177,29 @@ func truncateRunes(s string, n int) string {
 	return strings.TrimSpace(string(r[:n-1])) + "…"
 }
 
+// fileItem returns the text of the file written for an item, and the title
+// and content that reading the file gives back (what the item will be).
+func fileItem(title, content string) (text, gotTitle, gotContent string, err error) {
+	oneLine := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	title = oneLine(title)
+	content = normalizeContent(content)
+	if content == "" {
+		return "", "", "", fmt.Errorf("cognition item %q has no content", title)
+	}
+	if title == "" {
+		title = oneLine(deriveTitle(content))
+	}
+	if strings.HasSuffix(title, "#") {
+		title += " #" // keeps a trailing # from being read as the heading's closing sequence
+	}
+	text = markdownFile(title, content)
+	gotTitle, gotContent = parseMarkdown(text, "")
+	if gotContent == "" {
+		return "", "", "", fmt.Errorf("cognition item %q has no content besides its heading", title)
+	}
+	return text, gotTitle, gotContent, nil
+}
+
 // markdownFile is the text of the file written for an added item. When the
 // content already starts with the title as its heading it is written as is.
 func markdownFile(title, content string) string {
@@ -171,22 +214,34 @@ func markdownFile(title, content string) string {
 // separated by single hyphens, at most 60 bytes; "item" when nothing is left.
 func slug(title string) string {
 	var b strings.Builder
-	dash := false
+	dash, cut := false, false
 	for _, r := range strings.ToLower(title) {
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			if dash && b.Len() > 0 {
+			sep := dash && b.Len() > 0
+			need := utf8.RuneLen(r)
+			if sep {
+				need++
+			}
+			if b.Len()+need > 60 {
+				cut = !sep // a word is being cut, not a word boundary reached
+				break
+			}
+			if sep {
 				b.WriteByte('-')
 			}
 			dash = false
-			if b.Len()+utf8.RuneLen(r) > 60 {
-				break
-			}
 			b.WriteRune(r)
 			continue
 		}
 		dash = true
 	}
 	s := strings.Trim(b.String(), "-")
+	if cut {
+		// Cut at the last word boundary rather than inside a word.
+		if i := strings.LastIndexByte(s, '-'); i >= 30 {
+			s = s[:i]
+		}
+	}
 	if s == "" {
 		return "item"
 	}

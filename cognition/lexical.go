@@ -2,7 +2,7 @@ package cognition
 
 import (
 	"math"
-	"sort"
+	"slices"
 )
 
 // BM25 parameters (the usual Robertson–Zaragoza defaults).
@@ -24,15 +24,16 @@ type termFreq struct {
 
 func newLexDoc(text string) *lexDoc {
 	ts := tokens(text)
-	counts := make(map[string]int32, len(ts))
-	for _, t := range ts {
-		counts[t]++
+	slices.Sort(ts)
+	d := &lexDoc{length: len(ts)}
+	for i := 0; i < len(ts); {
+		j := i + 1
+		for j < len(ts) && ts[j] == ts[i] {
+			j++
+		}
+		d.terms = append(d.terms, termFreq{ts[i], int32(j - i)})
+		i = j
 	}
-	d := &lexDoc{terms: make([]termFreq, 0, len(counts)), length: len(ts)}
-	for t, n := range counts {
-		d.terms = append(d.terms, termFreq{t, n})
-	}
-	sort.Slice(d.terms, func(i, j int) bool { return d.terms[i].term < d.terms[j].term })
 	return d
 }
 
@@ -63,9 +64,10 @@ func buildLex(docs []*lexDoc) *lexIndex {
 	if len(docs) > 0 {
 		x.avgLen = float64(total) / float64(len(docs))
 	}
-	for i, d := range docs {
-		for _, tf := range d.terms {
-			x.self[i] += x.idf(tf.term) * x.saturate(tf.tf, i)
+	for term, ps := range x.postings {
+		idf := x.idf(term)
+		for _, p := range ps {
+			x.self[p.doc] += idf * x.saturate(p.tf, int(p.doc))
 		}
 	}
 	return x

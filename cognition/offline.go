@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -64,11 +66,23 @@ func (o *Offline) Dim() int { return o.dim }
 // without terms gets the zero vector.
 func (o *Offline) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	out := make([][]float32, len(texts))
-	for i, t := range texts {
-		if i%256 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		out[i] = o.vector(t, nil)
+	workers := min(runtime.GOMAXPROCS(0), (len(texts)+63)/64)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(texts); i += workers {
+				if ctx.Err() != nil {
+					return
+				}
+				out[i] = o.vector(texts[i], nil)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -80,22 +94,22 @@ func (o *Offline) EmbedQuery(text string, idf func(term string) float64) []float
 }
 
 type featureAcc struct {
-	tf     float64
-	weight float64 // group weight
+	tf     float32
+	weight float32 // group weight
 	idf    float64 // largest idf of the terms that produced the feature
 }
 
 func (o *Offline) vector(text string, idf func(string) float64) []float32 {
 	terms := tokens(text)
-	acc := make(map[uint64]*featureAcc, len(terms)*8)
+	acc := make(map[uint64]featureAcc, len(terms)*12)
 	add := func(h uint64, weight, w float64) {
-		a := acc[h]
-		if a == nil {
-			a = &featureAcc{weight: weight}
-			acc[h] = a
+		a, ok := acc[h]
+		if !ok {
+			a.weight = float32(weight)
 		}
 		a.tf++
 		a.idf = math.Max(a.idf, w)
+		acc[h] = a
 	}
 	prevIDF := 0.0
 	for i, t := range terms {
@@ -114,7 +128,7 @@ func (o *Offline) vector(text string, idf func(string) float64) []float32 {
 	}
 	v := make([]float32, o.dim)
 	for h, a := range acc {
-		x := (1 + math.Log(a.tf)) * a.weight * a.idf
+		x := (1 + math.Log(float64(a.tf))) * float64(a.weight) * a.idf
 		if h>>63 == 1 {
 			x = -x
 		}
@@ -127,6 +141,14 @@ func (o *Offline) vector(text string, idf func(string) float64) []float32 {
 // charGrams calls f with the 3- and 4-grams of "<"+t+">".
 func charGrams(t string, f func(string)) {
 	padded := "<" + t + ">"
+	if isASCII(padded) {
+		for _, n := range [2]int{3, 4} {
+			for i := 0; i+n <= len(padded); i++ {
+				f(padded[i : i+n])
+			}
+		}
+		return
+	}
 	// bounds[i] is the byte offset of rune i; one extra entry for the end.
 	bounds := make([]int, 0, len(padded)+1)
 	for i := range padded {
@@ -139,6 +161,15 @@ func charGrams(t string, f func(string)) {
 			f(padded[bounds[i]:bounds[i+n]])
 		}
 	}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // hashFeature is 64-bit FNV-1a over the group byte, a, a zero byte and b,

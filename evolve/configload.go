@@ -12,7 +12,9 @@ package evolve
 // for the sections and for api.pricing); a list or a scalar replaces the earlier
 // value as a whole. An empty value ("key:" or "key: ~") leaves the earlier value
 // untouched, so a section whose keys are all commented out changes nothing; write
-// `files: []` or `base_url: ""` to clear a value.
+// `files: []` or `base_url: ""` to clear a value. A dotted key is short for the
+// nested form: `api.model: x` is `api: {model: x}` (the two forms may be mixed;
+// the later one wins). Model names under api.pricing are never split.
 //
 // Environment variables: ${NAME} anywhere in a scalar value is replaced by the
 // variable's value before the value is parsed, so `num_workers: ${WORKERS}` works.
@@ -40,6 +42,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -78,8 +81,12 @@ func (e *ConfigError) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(oneLine(e.Msg))
-	return b.String()
+	return lineBreaks.Replace(b.String())
 }
+
+// lineBreaks escapes what would break an error over lines (a file name or key
+// may hold anything).
+var lineBreaks = strings.NewReplacer("\n", `\n`, "\r", `\r`, "\u2028", `\u2028`, "\u2029", `\u2029`, "\u0085", `\u0085`)
 
 // Unwrap returns the underlying parse error, if any.
 func (e *ConfigError) Unwrap() error { return e.Err }
@@ -180,6 +187,20 @@ func locate(err error, origins map[string]position) error {
 
 var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// yamlParserProblems are the messages of go.yaml.in/yaml/v3's parser (as opposed
+// to its scanner), whose line numbers are 0-based.
+var yamlParserProblems = map[string]bool{
+	"did not find expected <document start>": true,
+	"found undefined tag handle":             true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+}
+
 // parseConfigYAML parses one file and returns its top-level mapping, or nil for a
 // file without content (empty, only comments, or a lone null).
 func parseConfigYAML(name string, data []byte) (root *yaml.Node, err error) {
@@ -227,6 +248,12 @@ func yamlSyntaxError(name string, data []byte, err error) error {
 	if m := yamlLineErr.FindStringSubmatch(oneLine(err.Error())); m != nil {
 		ce.Line, _ = strconv.Atoi(m[1])
 		ce.Msg = "invalid YAML: " + m[2]
+		msg = m[2]
+	}
+	if yamlParserProblems[msg] {
+		// The parser reports these with a 0-based line (and none for line 1)
+		// while the scanner's lines are 1-based.
+		ce.Line++
 	}
 	if line, ok := tabIndented(data); ok && (ce.Line == 0 || line >= ce.Line-1 && line <= ce.Line+1) {
 		// The parser sometimes reports the line before the tab; point at the tab.
@@ -266,15 +293,19 @@ func describeNode(n *yaml.Node) string {
 		if isNull(n) {
 			return "an empty value"
 		}
-		v := []rune(n.Value)
-		if len(v) > 40 {
-			return strconv.Quote(string(v[:40]) + "…")
-		}
-		return strconv.Quote(n.Value)
+		return quoteShort(n.Value)
 	case yaml.AliasNode:
 		return "an alias"
 	}
 	return "an unexpected YAML node"
+}
+
+// quoteShort quotes s for a message, cut to 40 characters.
+func quoteShort(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		s = string(r[:40]) + "…"
+	}
+	return strconv.Quote(s)
 }
 
 // secretValue matches strings that look like API keys or tokens.
@@ -313,6 +344,9 @@ func findSecrets(file string, n *yaml.Node, key string) error {
 	case yaml.ScalarNode:
 		if m := secretValue.FindString(n.Value); m != "" {
 			prefix := m[:strings.IndexAny(m, "-_")+1]
+			if strings.HasPrefix(m, "github_pat_") {
+				prefix = "github_pat_"
+			}
 			return &ConfigError{File: file, Line: n.Line, Key: key,
 				Msg: fmt.Sprintf("refusing a literal secret (%s…) in a config file: %s", prefix, useKeyEnv)}
 		}
@@ -386,16 +420,16 @@ func (d *configDecoder) value(v reflect.Value, n *yaml.Node, key string) error {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		i, err := strconv.ParseInt(strings.TrimSpace(s), 10, v.Type().Bits())
 		if errors.Is(err, strconv.ErrRange) {
-			return d.fail(n, key, "%s is out of range", strconv.Quote(s))
+			return d.fail(n, key, "%s is out of range", quoteShort(s))
 		}
 		if err != nil {
-			return d.fail(n, key, "expected %s, got %s", expectedType(v.Type()), strconv.Quote(s))
+			return d.fail(n, key, "expected %s, got %s", expectedType(v.Type()), quoteShort(s))
 		}
 		v.SetInt(i)
 	case reflect.Float32, reflect.Float64:
 		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return d.fail(n, key, "expected %s, got %s", expectedType(v.Type()), strconv.Quote(s))
+			return d.fail(n, key, "expected %s, got %s", expectedType(v.Type()), quoteShort(s))
 		}
 		v.SetFloat(f)
 	default:
@@ -432,7 +466,13 @@ func (d *configDecoder) structValue(v reflect.Value, n *yaml.Node, key string) e
 		}
 		f, ok := fieldByTag(v.Type(), name)
 		if !ok {
-			return d.unknownKey(k, key, v.Type())
+			head, rest, dotted := strings.Cut(name, ".")
+			if f, ok = fieldByTag(v.Type(), head); !dotted || !ok || rest == "" {
+				return d.unknownKey(k, key, v.Type())
+			}
+			// A dotted key, "api.model: x", is short for "api: {model: x}".
+			name, val = head, &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: k.Line, Column: k.Column,
+				Content: []*yaml.Node{{Kind: yaml.ScalarNode, Tag: "!!str", Value: rest, Line: k.Line, Column: k.Column}, val}}
 		}
 		if err := d.value(v.Field(f), val, joinKey(key, name)); err != nil {
 			return err
@@ -499,6 +539,10 @@ func (d *configDecoder) listValue(v reflect.Value, n *yaml.Node, key string) err
 	if n.Kind != yaml.SequenceNode {
 		return d.typeError(n, key, v.Type())
 	}
+	if len(n.Content) == 0 {
+		v.SetZero() // an empty list clears; nil keeps YAML() output loadable to the same value
+		return nil
+	}
 	list := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, item := range n.Content {
 		ik := fmt.Sprintf("%s[%d]", key, i)
@@ -546,7 +590,7 @@ func secretKeyName(name string) bool {
 func suggestKey(name string, t reflect.Type) string {
 	norm := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "-", "_") }
 	n := norm(name)
-	best, bestDist := "", math.MaxInt
+	best, bestDist, prefixed := "", math.MaxInt, []string(nil)
 	for i := 0; i < t.NumField(); i++ {
 		tag := yamlName(t.Field(i))
 		if tag == "" {
@@ -554,6 +598,9 @@ func suggestKey(name string, t reflect.Type) string {
 		}
 		if dist := editDistance(n, tag); dist < bestDist {
 			best, bestDist = tag, dist
+		}
+		if len(n) >= 3 && (strings.HasPrefix(tag, n) || strings.HasSuffix(tag, "_"+n)) {
+			prefixed = append(prefixed, tag)
 		}
 	}
 	limit := 1
@@ -563,8 +610,11 @@ func suggestKey(name string, t reflect.Type) string {
 	if len(n) >= 9 {
 		limit = 3
 	}
-	if best != "" && (bestDist <= limit || strings.HasPrefix(best, n) && len(n) >= 3) {
+	if best != "" && bestDist <= limit {
 		return best
+	}
+	if len(prefixed) == 1 {
+		return prefixed[0]
 	}
 	// Elsewhere in the tree: the key with that name, or the one closest to it.
 	var found []string
@@ -642,7 +692,9 @@ func fieldByTag(t reflect.Type, name string) (int, bool) {
 // joinKey appends name to a dotted key path, quoting names that contain dots or
 // spaces (model names in api.pricing may).
 func joinKey(parent, name string) string {
-	if strings.ContainsAny(name, ". \t\"") || name == "" {
+	if name == "" || strings.ContainsFunc(name, func(r rune) bool {
+		return r == '.' || r == '"' || unicode.IsSpace(r) || !unicode.IsPrint(r)
+	}) {
 		name = strconv.Quote(name)
 	}
 	if parent == "" {
@@ -964,10 +1016,10 @@ func (v *validator) url(key, s string) {
 // KeyDoc describes one configuration key for `git evolve init`'s commented
 // config.yaml and for the documentation.
 type KeyDoc struct {
-	Key         string // dotted path, e.g. "pipeline.sample_n"
-	Type        string // string, integer, number, bool, duration, size, list of strings, map of name to {…}
-	Default     string // the built-in default as YAML ("<exp>" stands for the experiment name)
-	Description string
+	Key     string `json:"key"`     // dotted path, e.g. "pipeline.sample_n"
+	Type    string `json:"type"`    // string, integer, number, bool, duration, size, list of strings, map of name to {…}
+	Default string `json:"default"` // the built-in default as YAML ("<exp>" stands for the experiment name)
+	Doc     string `json:"doc"`     // one-line description
 }
 
 // keyDescriptions documents every leaf key; a test checks it matches Config.
@@ -1021,7 +1073,7 @@ func ConfigKeys() []KeyDoc {
 		if t.Kind() == reflect.Struct && !reflect.PointerTo(t).Implements(textUnmarshaler) {
 			return
 		}
-		docs = append(docs, KeyDoc{Key: p, Type: typeName(t), Default: renderDefault(valueAt(def, p)), Description: keyDescriptions[p]})
+		docs = append(docs, KeyDoc{Key: p, Type: typeName(t), Default: renderDefault(valueAt(def, p)), Doc: keyDescriptions[p]})
 	})
 	return docs
 }
@@ -1076,7 +1128,8 @@ func renderDefault(v reflect.Value) string {
 }
 
 // YAML renders the configuration as YAML, every key included, for `git evolve
-// config`. Loading the output back gives the same Config.
+// config`. Loading the output back gives the same Config, unless a string holds
+// "${" or "$$" (written as they are, they would be expanded again).
 func (c Config) YAML() ([]byte, error) {
 	b, err := yaml.Marshal(c)
 	if err != nil {

@@ -149,7 +149,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 func (e Event) MarshalJSON() ([]byte, error) {
 	a := eventAlias(e)
 	a.At = a.At.UTC()
-	b, err := json.Marshal(a)
+	b, err := marshalNoEscape(a)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +178,18 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil
+}
+
+// marshalNoEscape is json.Marshal without HTML escaping, so that notes read
+// well in `git notes show` ("->" rather than "-\u003e").
+func marshalNoEscape(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
 // Validate checks what a writer must guarantee before an event is recorded.
@@ -211,7 +223,7 @@ func (e Event) Line() ([]byte, error) {
 	if e.V == 0 {
 		e.V = FormatVersion
 	}
-	b, err := json.Marshal(e)
+	b, err := marshalNoEscape(e)
 	if err != nil {
 		return nil, err
 	}

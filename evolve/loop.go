@@ -227,7 +227,7 @@ func (l *Loop) Run(ctx context.Context, steps int) (Summary, error) {
 		if firstErr != nil || ctx.Err() != nil || next >= steps {
 			return 0, false
 		}
-		if err := l.budgetErr(startIndex + next); err != nil {
+		if err := l.budgetErr(); err != nil {
 			firstErr = err
 			return 0, false
 		}
@@ -309,7 +309,11 @@ func (l *Loop) Run(ctx context.Context, steps int) (Summary, error) {
 	return sum, nil
 }
 
-func (l *Loop) budgetErr(index int) error {
+// CheckBudget returns a wrapped ErrBudget when the next LLM call could pass
+// budget.max_tokens or budget.max_usd. Agents call it before every request.
+func (l *Loop) CheckBudget() error { return l.budgetErr() }
+
+func (l *Loop) budgetErr() error {
 	b := l.Config.Budget
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -367,6 +371,7 @@ func (l *Loop) step(ctx, evalCtx context.Context, worker, step, index int) (Step
 
 	prop, err := l.Researcher.Propose(ctx, in, rng)
 	if err != nil {
+		l.account(prop.Tokens, prop.CostUSD) // tokens spent before the failure still count
 		if ctx.Err() != nil {
 			return res, ErrInterrupted
 		}
@@ -456,12 +461,12 @@ func (l *Loop) step(ctx, evalCtx context.Context, worker, step, index int) (Step
 		an.Best = &bn
 	}
 	a, err := l.Analyzer.Analyze(ctx, an)
+	l.account(a.Tokens, a.CostUSD)
 	if err != nil {
 		res.Err = fmt.Errorf("analyzer: %w", err)
 		l.logf("analysis of %s failed: %v", short(id), err)
 		return res, nil
 	}
-	l.account(a.Tokens, a.CostUSD)
 	res.Tokens = res.Tokens.Add(a.Tokens)
 	res.CostUSD += a.CostUSD
 	if err := l.Store.Append(context.WithoutCancel(ctx), id, AnalyzedEvent(l.Exp, l.Now(), l.by(worker), a)); err != nil {

@@ -156,3 +156,13 @@ func addChild(pop []evolve.Candidate, sel evolve.Selection, id string, score flo
 }
 
 func idn(prefix string, i int) string { return fmt.Sprintf("%s%04d", prefix, i) }
+
+// show prints a Selection with its island dereferenced, for comparisons.
+func show(sel evolve.Selection) string {
+	island := "none"
+	if sel.Island != nil {
+		island = strconv.Itoa(*sel.Island)
+	}
+	return fmt.Sprintf("parent %s inspirations %v sampler %s island %s\n%s",
+		sel.Parent, sel.Inspirations, sel.Sampler, island, strings.Join(sel.Explain, "\n"))
+}

@@ -1,6 +1,7 @@
 package sampling
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/git-evolve/git-evolve/evolve"
 )
@@ -140,14 +142,15 @@ func (s *Island) Sample(pop []evolve.Candidate, n int, rng *rand.Rand) (evolve.S
 	rng = orDefault(rng)
 	s.flight.mu.Lock()
 	defer s.flight.mu.Unlock()
-	v := newView(pop, s.dir)
+	v := newView(pop, s.dir, true)
+	defer v.release()
 	if len(v.ok) == 0 {
 		return evolve.Selection{}, v.emptyError()
 	}
 	k := s.cfg.NumIslands
 	carry := 0
-	for _, c := range v.all {
-		if c.Island() >= 0 {
+	for _, e := range v.es {
+		if e.island >= 0 {
 			carry++
 		}
 	}
@@ -217,10 +220,10 @@ func (s *Island) Sample(pop []evolve.Candidate, n int, rng *rand.Rand) (evolve.S
 	if line != "" {
 		explain = append(explain, line)
 	}
-	s.flight.add(v.all[parent].ID)
+	s.flight.add(v.id(parent))
 	t := turn
 	return evolve.Selection{
-		Parent:       v.all[parent].ID,
+		Parent:       v.id(parent),
 		Inspirations: ids,
 		Sampler:      NameIsland,
 		Island:       &t,
@@ -245,19 +248,18 @@ func (s *Island) describeMember(v *view, is *island, i int32) string {
 		fs = append(fs, name+"="+txt)
 	}
 	home := "shared"
-	if h := s.home(v.all[i]); h >= 0 {
+	if h := s.home(v.es[i]); h >= 0 {
 		home = "home " + strconv.Itoa(h)
 	}
 	return strings.TrimSpace(fmt.Sprintf("%s (%s) cell %v %s", v.describe(i), home, coords, strings.Join(fs, " ")))
 }
 
 // home is the island a candidate belongs to, or -1 when it is shared.
-func (s *Island) home(c *evolve.Candidate) int {
-	h := c.Island()
-	if h < 0 {
+func (s *Island) home(e entry) int {
+	if e.island < 0 {
 		return -1
 	}
-	return h % s.cfg.NumIslands
+	return int(e.island) % s.cfg.NumIslands
 }
 
 // build derives island id's members and grid from the view.
@@ -267,16 +269,16 @@ func (s *Island) build(v *view, id int) *island {
 	is := &island{id: id}
 	var own []int32
 	var prevNatives []int32
-	for i, c := range v.all {
-		h := s.home(c)
+	for i := range v.es {
+		h := s.home(v.es[i])
 		switch {
 		case h == id:
 			is.gen++
-			if v.isOK[i] {
+			if v.es[i].ok {
 				is.natives++
 				own = append(own, int32(i))
 			}
-		case h < 0 && v.isOK[i]:
+		case h < 0 && v.es[i].ok:
 			is.shared++
 			own = append(own, int32(i))
 		}
@@ -304,18 +306,24 @@ func (s *Island) migrants(v *view, natives []int32) []int32 {
 	if every <= 0 || rate <= 0 || len(natives) < every {
 		return nil
 	}
-	born := slices.Clone(natives)
-	slices.SortFunc(born, func(a, b int32) int {
-		if c := v.all[a].Time.Compare(v.all[b].Time); c != 0 {
+	type birth struct {
+		at time.Time
+		i  int32
+	}
+	born := make([]birth, len(natives))
+	for j, i := range natives {
+		born[j] = birth{v.cand(i).Time, i}
+	}
+	slices.SortFunc(born, func(a, b birth) int {
+		if c := a.at.Compare(b.at); c != 0 {
 			return c
 		}
-		return int(a - b)
+		return cmp.Compare(a.i, b.i)
 	})
-	born = born[:len(natives)/every*every]
 	var ok []int32
-	for _, i := range born {
-		if v.isOK[i] {
-			ok = append(ok, i)
+	for _, b := range born[:len(natives)/every*every] {
+		if v.es[b.i].ok {
+			ok = append(ok, b.i)
 		}
 	}
 	// Rounded up, with a margin so that 0.1*30 counts as 3, not 4.
@@ -354,15 +362,15 @@ func (s *Island) grid(v *view, is *island) {
 		case FeatureComplexity:
 			for j, i := range is.members {
 				col[j] = math.NaN()
-				if p := v.all[i].Proposed; p != nil && p.CodeSize > 0 {
-					col[j] = float64(p.CodeSize)
+				if size := v.feat[v.es[i].at].size; size > 0 {
+					col[j] = float64(size)
 				}
 			}
 		case FeatureDiversity:
 			s.diversity(v, is.members, col)
 		default:
 			for j, i := range is.members {
-				col[j] = metric(v.all[i], name)
+				col[j] = metric(v.cand(i), name)
 			}
 		}
 		vals[f] = col
@@ -409,9 +417,8 @@ func (s *Island) diversity(v *view, members []int32, col []float64) {
 	var withSketch []int32
 	pos := make(map[int32]int, diversityRefs+1)
 	for j, i := range members {
-		if p := v.all[i].Proposed; p != nil {
-			sketch[j], has[j] = parseSketch(p.Sketch)
-		}
+		f := v.feat[v.es[i].at]
+		sketch[j], has[j] = f.sketch, f.hasSketch
 		if has[j] {
 			withSketch = append(withSketch, i)
 		}

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -88,28 +89,79 @@ func checkDirection(dir evolve.Direction) (evolve.Direction, error) {
 }
 
 // view is the population as the samplers see it: one entry per id, sorted by
-// id, so that an index order is the id order and ties broken by index are
-// broken by id.
+// id, so that index order is id order and ties broken by index are broken by
+// id. It is built in one sequential pass over the population, then sorted as
+// compact entries: at 100,000 candidates the cost is reading memory, so
+// everything later steps need for every candidate is copied into the entry.
 type view struct {
-	all     []*evolve.Candidate // sorted by id, one per id
-	isOK    []bool              // evaluated ok with a finite score: may be a parent
-	fit     []float64           // fitness (higher is better) where isOK
-	ok      []int32             // indices of the isOK candidates, ascending
-	lo, hi  float64             // fitness range over ok
-	scale   float64             // 1/(hi-lo), computed so that it never overflows
-	half    bool                // hi-lo overflows: normalise halves
-	dups    int                 // entries dropped as duplicates
-	noID    int                 // entries dropped for an empty id
-	pending int                 // candidates not evaluated yet
-	failed  int                 // failed, timed out, invalid or without a finite score
+	pop     []evolve.Candidate
+	es      []entry        // sorted by id, one per id
+	ok      []int32        // indices of the entries that may be parents, ascending
+	lo, hi  float64        // fitness range over ok
+	scale   float64        // 1/(hi-lo), computed so that it never overflows
+	half    bool           // hi-lo overflows: normalise halves
+	dups    int            // entries dropped as duplicates
+	noID    int            // entries dropped for an empty id
+	pending int            // candidates not evaluated yet
+	failed  int            // failed, timed out, invalid or without a finite score
+	hex     bool           // every id is lowercase hex: keys are hexKey, else byteKey
+	feat    []codeFeatures // by index in the population, when asked for islands
+	buf     *scratch       // where es, ok and feat live; see release
 }
 
-type keyed struct {
-	key uint64 // the first 8 bytes of the id, big-endian: orders like the id
-	c   *evolve.Candidate
+// codeFeatures are what the proposed event says about the code, copied
+// while the event is in the cache anyway.
+type codeFeatures struct {
+	size      int64 // code_size; 0 = unknown
+	sketch    uint64
+	hasSketch bool
 }
 
-func idKey(id string) uint64 {
+// entry is one candidate of a view.
+type entry struct {
+	key      uint64  // orders like the id (see keys)
+	fit      float64 // fitness (higher is better) where ok
+	at       int32   // index in the population
+	children int32   // children in the DAG (negative counts as 0)
+	island   int32   // Record.Island(), when the view was asked for islands
+	ok       bool    // evaluated ok with a finite score: may be a parent
+	pending  bool    // not evaluated yet
+}
+
+// hexKey packs the first 16 hex digits of a lowercase hex id into 64 bits,
+// which orders like the ids; ok is false for any other id. It looks digits
+// up in a table: branches on random digits would be mispredicted half the
+// time.
+func hexKey(id string) (uint64, bool) {
+	if len(id) < 16 {
+		return 0, false
+	}
+	var k uint64
+	var bad uint8
+	for _, c := range []byte(id[:16]) {
+		d := hexDigit[c]
+		bad |= d
+		k = k<<4 | uint64(d&0xf)
+	}
+	return k, bad&0x80 == 0
+}
+
+// hexDigit maps '0'-'9' and 'a'-'f' to their value, anything else to 0x80.
+var hexDigit = func() (t [256]uint8) {
+	for i := range t {
+		t[i] = 0x80
+	}
+	for i := range 10 {
+		t['0'+i] = uint8(i)
+	}
+	for i := range 6 {
+		t['a'+i] = uint8(10 + i)
+	}
+	return t
+}()
+
+// byteKey is the first 8 bytes of id, big-endian: it orders like the ids.
+func byteKey(id string) uint64 {
 	var k uint64
 	for i := range 8 {
 		k <<= 8
@@ -121,55 +173,66 @@ func idKey(id string) uint64 {
 }
 
 // newView sorts and deduplicates pop and computes the fitness of the
-// candidates that may be parents. It never modifies pop.
-func newView(pop []evolve.Candidate, dir evolve.Direction) *view {
-	v := &view{}
-	ks := make([]keyed, 0, len(pop))
-	for i := range pop {
-		if pop[i].ID == "" {
-			v.noID++
-			continue
-		}
-		ks = append(ks, keyed{idKey(pop[i].ID), &pop[i]})
+// candidates that may be parents; withIsland also copies their islands. It
+// never modifies pop.
+func newView(pop []evolve.Candidate, dir evolve.Direction, withIsland bool) *view {
+	v := &view{pop: pop, hex: true, buf: scratchPool.Get().(*scratch)}
+	if withIsland {
+		v.feat = resize(v.buf.feat, len(pop))
+		clear(v.feat)
+		v.buf.feat = v.feat
 	}
-	slices.SortFunc(ks, func(a, b keyed) int {
-		if a.key != b.key {
-			return cmp.Compare(a.key, b.key)
+	// Reading 100,000 candidates scattered in memory waits on memory, not on
+	// the processor: large populations are read by several goroutines.
+	es := resize(v.buf.es, len(pop))
+	v.buf.es = es
+	workers := 1
+	if len(pop) >= 1<<15 {
+		workers = max(1, min(runtime.GOMAXPROCS(0), 8, len(pop)>>14))
+	}
+	notHex := make([]bool, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := len(pop)*w/workers, len(pop)*(w+1)/workers
+		wg.Go(func() { notHex[w] = v.read(pop[lo:hi], es[lo:hi], lo, dir) })
+	}
+	wg.Wait()
+	v.hex = !slices.Contains(notHex, true)
+	es = slices.DeleteFunc(es, func(e entry) bool { return e.at < 0 })
+	v.noID = len(pop) - len(es)
+	if !v.hex {
+		for i := range es {
+			es[i].key = byteKey(pop[es[i].at].ID)
 		}
-		return strings.Compare(a.c.ID, b.c.ID)
-	})
-	v.all = make([]*evolve.Candidate, 0, len(ks))
-	for _, k := range ks {
-		if last := len(v.all) - 1; last >= 0 && v.all[last].ID == k.c.ID {
+	}
+	es = v.sort(es)
+	v.es = es[:0]
+	v.ok = v.buf.ok[:0]
+	for _, e := range es {
+		if last := len(v.es) - 1; last >= 0 && v.es[last].key == e.key && pop[v.es[last].at].ID == pop[e.at].ID {
 			v.dups++
-			if preferDuplicate(v.all[last], k.c) {
-				v.all[last] = k.c
+			if preferDuplicate(&pop[v.es[last].at], &pop[e.at]) {
+				v.es[last] = e
 			}
 			continue
 		}
-		v.all = append(v.all, k.c)
+		v.es = append(v.es, e)
 	}
-	v.isOK = make([]bool, len(v.all))
-	v.fit = make([]float64, len(v.all))
-	for i, c := range v.all {
-		s, ok := c.Score()
-		if !ok {
-			if c.Status() == evolve.StatusPending {
-				v.pending++
-			} else {
-				v.failed++
+	for i, e := range v.es {
+		switch {
+		case e.ok:
+			if len(v.ok) == 0 || e.fit < v.lo {
+				v.lo = e.fit
 			}
-			continue
+			if len(v.ok) == 0 || e.fit > v.hi {
+				v.hi = e.fit
+			}
+			v.ok = append(v.ok, int32(i))
+		case e.pending:
+			v.pending++
+		default:
+			v.failed++
 		}
-		f := dir.Fitness(s)
-		if len(v.ok) == 0 || f < v.lo {
-			v.lo = f
-		}
-		if len(v.ok) == 0 || f > v.hi {
-			v.hi = f
-		}
-		v.isOK[i], v.fit[i] = true, f
-		v.ok = append(v.ok, int32(i))
 	}
 	if r := v.hi - v.lo; r > 0 {
 		if math.IsInf(r, 0) {
@@ -178,8 +241,144 @@ func newView(pop []evolve.Candidate, dir evolve.Direction) *view {
 		}
 		v.scale = 1 / r
 	}
+	v.buf.ok = v.ok
 	return v
 }
+
+// scratch holds the large buffers of a view, reused between calls through a
+// pool: at 100,000 candidates they weigh megabytes, and allocating them on
+// every call would make the garbage collector scan the population often.
+type scratch struct {
+	es, sorted  []entry
+	start, next []int32
+	ok          []int32
+	feat        []codeFeatures
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// resize returns s with length n, reallocated when too small; the contents
+// are not cleared.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n, n+n/8)
+	}
+	return s[:n]
+}
+
+// release hands the view's buffers back to the pool; the view must not be
+// used afterwards.
+func (v *view) release() {
+	if v.buf != nil {
+		scratchPool.Put(v.buf)
+	}
+	*v = view{}
+}
+
+// read fills es with the entries of pop, which starts at index base of the
+// population; a candidate without id gets at = -1. It reports whether an id
+// is not lowercase hex. The scores and the ids are read in two passes: each
+// tight loop keeps many memory loads in flight at once, one loop doing both
+// does not.
+func (v *view) read(pop []evolve.Candidate, es []entry, base int, dir evolve.Direction) (notHex bool) {
+	minimize := dir == evolve.Minimize
+	for i := range pop {
+		c := &pop[i]
+		e := entry{at: int32(base + i), children: int32(min(max(c.Children, 0), math.MaxInt32))}
+		if s, ok := c.Score(); ok {
+			if minimize {
+				s = -s
+			}
+			e.fit, e.ok = s, true
+		} else {
+			e.pending = c.Evaluated == nil
+		}
+		es[i] = e
+	}
+	if v.feat != nil {
+		for i := range pop {
+			c := &pop[i]
+			es[i].island = int32(min(c.Island(), math.MaxInt32))
+			if p := c.Proposed; p != nil {
+				f := &v.feat[base+i]
+				f.size = p.CodeSize
+				f.sketch, f.hasSketch = parseSketch(p.Sketch)
+			}
+		}
+	}
+	for i := range pop {
+		id := pop[i].ID
+		if id == "" {
+			es[i].at = -1
+			continue
+		}
+		if !notHex {
+			var ok bool
+			es[i].key, ok = hexKey(id)
+			notHex = !ok
+		}
+	}
+	return notHex
+}
+
+// compare orders entries by id.
+func (v *view) compare(a, b entry) int {
+	if a.key != b.key {
+		return cmp.Compare(a.key, b.key)
+	}
+	return strings.Compare(v.pop[a.at].ID, v.pop[b.at].ID)
+}
+
+// sort orders es by id. Large populations are distributed into 65536
+// buckets by the top 16 bits of the key (hex ids are uniform there), each
+// bucket then sorted on its own: linear time instead of n·log n comparisons.
+func (v *view) sort(es []entry) []entry {
+	const bits = 16
+	if len(es) < 1<<12 {
+		slices.SortFunc(es, v.compare)
+		return es
+	}
+	start := resize(v.buf.start, 1<<bits+1)
+	clear(start)
+	v.buf.start = start
+	for _, e := range es {
+		start[e.key>>(64-bits)+1]++
+	}
+	for b := 1; b < len(start); b++ {
+		start[b] += start[b-1]
+	}
+	out := resize(v.buf.sorted, len(es))
+	v.buf.sorted = out
+	next := resize(v.buf.next, 1<<bits)
+	copy(next, start)
+	v.buf.next = next
+	for _, e := range es {
+		b := e.key >> (64 - bits)
+		out[next[b]] = e
+		next[b]++
+	}
+	for b := range 1 << bits {
+		bucket := out[start[b]:start[b+1]]
+		switch {
+		case len(bucket) < 2:
+		case len(bucket) <= 12:
+			for i := 1; i < len(bucket); i++ {
+				for j := i; j > 0 && v.compare(bucket[j], bucket[j-1]) < 0; j-- {
+					bucket[j], bucket[j-1] = bucket[j-1], bucket[j]
+				}
+			}
+		default:
+			slices.SortFunc(bucket, v.compare)
+		}
+	}
+	return out
+}
+
+// cand is the candidate of entry i.
+func (v *view) cand(i int32) *evolve.Candidate { return &v.pop[v.es[i].at] }
+
+// id is the id of entry i.
+func (v *view) id(i int32) string { return v.pop[v.es[i].at].ID }
 
 // preferDuplicate reports whether b should replace a, two entries with the
 // same id. The copy with more children wins, then the one whose latest
@@ -212,7 +411,7 @@ func eventLine(e *evolve.Event) string {
 // emptyError explains why nothing can be sampled.
 func (v *view) emptyError() error {
 	return fmt.Errorf("%w: %d candidates, %d not evaluated yet, %d failed, timed out or invalid; "+
-		"evaluate the baseline first (git evolve eval --pending)", ErrEmpty, len(v.all), v.pending, v.failed)
+		"evaluate the baseline first (git evolve eval --pending)", ErrEmpty, len(v.es), v.pending, v.failed)
 }
 
 // norm is the fitness of candidate i scaled to [0, 1] over the ok candidates
@@ -222,15 +421,25 @@ func (v *view) norm(i int32) float64 {
 		return 1
 	}
 	if v.half {
-		return (v.fit[i]/2 - v.lo/2) * v.scale
+		return (v.es[i].fit/2 - v.lo/2) * v.scale
 	}
-	return (v.fit[i] - v.lo) * v.scale
+	return (v.es[i].fit - v.lo) * v.scale
 }
 
 // find returns the index of id, or -1.
 func (v *view) find(id string) int32 {
-	i, found := slices.BinarySearchFunc(v.all, id, func(c *evolve.Candidate, id string) int {
-		return strings.Compare(c.ID, id)
+	key := byteKey(id)
+	if v.hex {
+		var ok bool
+		if key, ok = hexKey(id); !ok {
+			return -1
+		}
+	}
+	i, found := slices.BinarySearchFunc(v.es, id, func(e entry, id string) int {
+		if e.key != key {
+			return cmp.Compare(e.key, key)
+		}
+		return strings.Compare(v.pop[e.at].ID, id)
 	})
 	if !found {
 		return -1
@@ -240,8 +449,8 @@ func (v *view) find(id string) int32 {
 
 // better orders candidates best first: higher fitness, then lower index (id).
 func (v *view) better(a, b int32) bool {
-	if v.fit[a] != v.fit[b] {
-		return v.fit[a] > v.fit[b]
+	if fa, fb := v.es[a].fit, v.es[b].fit; fa != fb {
+		return fa > fb
 	}
 	return a < b
 }
@@ -274,11 +483,11 @@ func (v *view) best(idx []int32, k int, skip int32) []int32 {
 }
 
 // short is the abbreviated id used in explanations.
-func (v *view) short(i int32) string { return v.all[i].Short() }
+func (v *view) short(i int32) string { return v.cand(i).Short() }
 
 // describe is the id and score of candidate i, for explanations.
 func (v *view) describe(i int32) string {
-	s, _ := v.all[i].Score()
+	s, _ := v.cand(i).Score()
 	return fmt.Sprintf("%s score %s", v.short(i), fmtFloat(s))
 }
 
@@ -330,7 +539,7 @@ func (v *view) pickInspirations(parent int32, m int, ranked []int32, pools [][]i
 	}
 	ids := make([]string, 0, len(chosen)-1)
 	for _, i := range chosen[1:] {
-		ids = append(ids, v.all[i].ID)
+		ids = append(ids, v.id(i))
 	}
 	line := fmt.Sprintf("inspirations (%d of %d asked): best [%s], random [%s]", len(ids), m,
 		strings.Join(fromBest, " "), strings.Join(fromRandom, " "))
@@ -403,7 +612,7 @@ func (f *inflight) byIndex(v *view) []int32 {
 	if f.total == 0 {
 		return nil
 	}
-	out := make([]int32, len(v.all))
+	out := make([]int32, len(v.es))
 	for id, n := range f.n {
 		if i := v.find(id); i >= 0 {
 			out[i] += int32(n)

@@ -33,14 +33,15 @@ func (s *Greedy) Release(string) {}
 // is evaluated ok.
 func (s *Greedy) Sample(pop []evolve.Candidate, n int, rng *rand.Rand) (evolve.Selection, error) {
 	rng = orDefault(rng)
-	v := newView(pop, s.dir)
+	v := newView(pop, s.dir, false)
+	defer v.release()
 	if len(v.ok) == 0 {
 		return evolve.Selection{}, v.emptyError()
 	}
 	m := n - 1
 	top := v.best(v.ok, max(3, (m+1)/2+1), -1)
 	parent := top[0]
-	explain := []string{fmt.Sprintf("greedy: %d candidates, %d evaluated ok; the best is the parent", len(v.all), len(v.ok))}
+	explain := []string{fmt.Sprintf("greedy: %d candidates, %d evaluated ok; the best is the parent", len(v.es), len(v.ok))}
 	for rank, i := range top[:min(3, len(top))] {
 		explain = append(explain, fmt.Sprintf("  %d. %s", rank+1, v.describe(i)))
 	}
@@ -48,7 +49,7 @@ func (s *Greedy) Sample(pop []evolve.Candidate, n int, rng *rand.Rand) (evolve.S
 	if line != "" {
 		explain = append(explain, line)
 	}
-	return evolve.Selection{Parent: v.all[parent].ID, Inspirations: ids, Sampler: NameGreedy, Explain: explain}, nil
+	return evolve.Selection{Parent: v.id(parent), Inspirations: ids, Sampler: NameGreedy, Explain: explain}, nil
 }
 
 // Random chooses the parent uniformly among the evaluated candidates, in id
@@ -78,14 +79,15 @@ func (s *Random) Release(string) {}
 // uniformly at random). It returns ErrEmpty when no candidate is evaluated ok.
 func (s *Random) Sample(pop []evolve.Candidate, n int, rng *rand.Rand) (evolve.Selection, error) {
 	rng = orDefault(rng)
-	v := newView(pop, s.dir)
+	v := newView(pop, s.dir, false)
+	defer v.release()
 	if len(v.ok) == 0 {
 		return evolve.Selection{}, v.emptyError()
 	}
 	k := rng.IntN(len(v.ok))
 	parent := v.ok[k]
 	explain := []string{
-		fmt.Sprintf("random: %d candidates, %d evaluated ok; drew number %d in id order", len(v.all), len(v.ok), k+1),
+		fmt.Sprintf("random: %d candidates, %d evaluated ok; drew number %d in id order", len(v.es), len(v.ok), k+1),
 		"  " + v.describe(parent) + "  <- parent",
 	}
 	m := n - 1
@@ -94,5 +96,5 @@ func (s *Random) Sample(pop []evolve.Candidate, n int, rng *rand.Rand) (evolve.S
 	if line != "" {
 		explain = append(explain, line)
 	}
-	return evolve.Selection{Parent: v.all[parent].ID, Inspirations: ids, Sampler: NameRandom, Explain: explain}, nil
+	return evolve.Selection{Parent: v.id(parent), Inspirations: ids, Sampler: NameRandom, Explain: explain}, nil
 }

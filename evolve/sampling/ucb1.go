@@ -59,13 +59,14 @@ func (s *UCB1) Sample(pop []evolve.Candidate, n int, rng *rand.Rand) (evolve.Sel
 	rng = orDefault(rng)
 	s.flight.mu.Lock()
 	defer s.flight.mu.Unlock()
-	v := newView(pop, s.dir)
+	v := newView(pop, s.dir, false)
+	defer v.release()
 	if len(v.ok) == 0 {
 		return evolve.Selection{}, v.emptyError()
 	}
 	extra := s.flight.byIndex(v)
 	visits := func(i int32) int {
-		n := max(v.all[i].Children, 0)
+		n := int(v.es[i].children)
 		if extra != nil {
 			n += int(extra[i])
 		}
@@ -120,12 +121,12 @@ func (s *UCB1) Sample(pop []evolve.Candidate, n int, rng *rand.Rand) (evolve.Sel
 	}
 	explain := []string{
 		fmt.Sprintf("ucb1: %d candidates, %d evaluated ok; N = %d (1 + visits), c = %g; mode: %s",
-			len(v.all), len(v.ok), total, s.c, mode),
+			len(v.es), len(v.ok), total, s.c, mode),
 	}
 	for rank, x := range top {
 		vi := visits(x.i)
 		line := fmt.Sprintf("  %d. %s norm %.3f visits %d (%d children + %d in flight) ucb %s",
-			rank+1, v.describe(x.i), x.norm, vi, max(v.all[x.i].Children, 0), vi-max(v.all[x.i].Children, 0), fmtFloat(x.value))
+			rank+1, v.describe(x.i), x.norm, vi, v.es[x.i].children, vi-int(v.es[x.i].children), fmtFloat(x.value))
 		if x.i == parent {
 			line += "  <- parent"
 		}
@@ -137,9 +138,9 @@ func (s *UCB1) Sample(pop []evolve.Candidate, n int, rng *rand.Rand) (evolve.Sel
 	if line != "" {
 		explain = append(explain, line)
 	}
-	s.flight.add(v.all[parent].ID)
+	s.flight.add(v.id(parent))
 	return evolve.Selection{
-		Parent:       v.all[parent].ID,
+		Parent:       v.id(parent),
 		Inspirations: ids,
 		Sampler:      NameUCB1,
 		Explain:      explain,

@@ -1,3 +1,3 @@
 #!/bin/sh
 # Evaluation command of the circle packing demo: $1 is the program to score.
-exec python3 "$(dirname "$0")/evaluator.py" "$1"
+exec python3 -B "$(dirname "$0")/evaluator.py" "$1"

@@ -64,7 +64,7 @@ def run_child(program, timeout):
     decoded {"centers", "radii"} on success, error a message otherwise."""
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-c", CHILD, program],
+            [sys.executable, "-B", "-c", CHILD, program],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True,
         )
@@ -170,7 +170,8 @@ def evaluate(program):
         metrics["worst_violation"] = worst
     metrics["n_circles"] = len(radii)
     if violations:
-        more = " (and %d more violations)" % (len(violations) - 1) if len(violations) > 1 else ""
+        extra = len(violations) - 1
+        more = " (%d more violation%s)" % (extra, "" if extra == 1 else "s") if extra else ""
         return {"score": 0.0, "metrics": metrics,
                 "feedback": "invalid packing: %s%s" % (violations[0], more)}
     metrics["valid"] = 1
@@ -181,7 +182,7 @@ def evaluate(program):
 
 
 def main(argv):
-    if len(argv) < 2:
+    if len(argv) < 2 or not argv[1]:
         program = os.path.join(os.path.dirname(os.path.abspath(__file__)), "initial_program.py")
     else:
         program = os.path.abspath(argv[1])

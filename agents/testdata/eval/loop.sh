@@ -1,0 +1,5 @@
+#!/bin/sh
+# Never ends.
+echo $$ >> pids
+echo "looping"
+while :; do :; done

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "{\"score\": 1, \"metrics\": {\"ulimit_v\": \"$(ulimit -v)\"}}"

@@ -1,0 +1,4 @@
+#!/bin/sh
+echo "hello"
+echo "{this is not json}"
+echo "something went wrong" >&2

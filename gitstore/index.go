@@ -1,0 +1,518 @@
+package gitstore
+
+// The index is a cache of what Candidates returns, one file per experiment
+// under <common git dir>/evolve/index/<exp>.idx. Git stays the only source
+// of truth: the index records which notes tree it was computed from, and
+// every call brings it up to date with the current refs and notes first:
+//
+//   - candidate refs are listed by name (packed-refs plus the names of the
+//     loose ref files; the name of a candidate ref is its value, so only new
+//     ones are read);
+//   - the notes tree the index was built from is diffed with the current one,
+//     skipping identical subtrees, so only the notes that changed are read
+//     and parsed again;
+//   - commits are immutable: a candidate's parent, time and subject are read
+//     once, when its ref first appears.
+//
+// Deleting the index loses nothing; the next call rebuilds it. The file is
+// rewritten only when enough changed (small changes are re-applied from the
+// diff each time), and atomically (written aside, then renamed), so readers
+// in other processes always see a whole file. It is never pushed.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/git-evolve/git-evolve/evolve"
+)
+
+const indexVersion = 1
+
+var (
+	indexMagic  = []byte("git-evolve index\n")
+	eventCodec  = newStructCodec(reflect.TypeOf(evolve.Event{}))
+	indexSchema = schemaFingerprint(reflect.TypeOf(evolve.Event{}), reflect.TypeOf(evolve.ParseWarning{}))
+)
+
+// index is the cached state of one experiment.
+type index struct {
+	notesTree plumbing.Hash // notes tree the records were read from
+	entries   []indexEntry  // sorted by id
+}
+
+type indexEntry struct {
+	id      plumbing.Hash
+	parent  plumbing.Hash // first parent of the commit (zero: none)
+	when    time.Time     // committer time
+	subject string
+	record  evolve.Record
+}
+
+// Candidates lists the candidates of exp (an experiment without candidates
+// gives an empty list), oldest first, each with its folded record, its
+// parent candidate, its number of children and whether it is the baseline
+// (a commit titled "evolve(<exp>): baseline" whose parent is not a
+// candidate). A candidate whose parent is not a candidate of exp (its ref
+// was deleted) keeps the parent's hash in Parent.
+//
+// The records share memory with the store's cache: treat them as read-only.
+func (s *Store) Candidates(ctx context.Context, exp string) ([]evolve.Candidate, error) {
+	if err := CheckExperimentName(exp); err != nil {
+		return nil, err
+	}
+	idx, err := s.refreshIndex(ctx, exp)
+	if err != nil {
+		return nil, fmt.Errorf("list candidates of %q: %w", exp, err)
+	}
+	return buildCandidates(exp, idx.entries), nil
+}
+
+func buildCandidates(exp string, entries []indexEntry) []evolve.Candidate {
+	cs := make([]evolve.Candidate, len(entries))
+	for i := range entries {
+		cs[i].ID = entries[i].id.String()
+	}
+	bsub := baselineSubject(exp)
+	for i := range entries {
+		e, c := &entries[i], &cs[i]
+		c.Subject, c.Time, c.Record = e.subject, e.when, e.record
+		if !e.parent.IsZero() {
+			if j, ok := findEntry(entries, e.parent); ok {
+				c.Parent = cs[j].ID
+				cs[j].Children++
+				continue
+			}
+		}
+		if e.subject == bsub {
+			c.Baseline = true
+		} else if !e.parent.IsZero() {
+			c.Parent = e.parent.String()
+		}
+	}
+	slices.SortFunc(cs, func(a, b evolve.Candidate) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return cs
+}
+
+func findEntry(entries []indexEntry, id plumbing.Hash) (int, bool) {
+	return slices.BinarySearchFunc(entries, id, func(e indexEntry, id plumbing.Hash) int {
+		return bytes.Compare(e.id[:], id[:])
+	})
+}
+
+// candidateRef is a listed candidate ref of one experiment.
+type candidateRef struct {
+	id    plumbing.Hash
+	value plumbing.Hash
+	known bool // value was read (packed-refs); loose refs are checked when new
+}
+
+func (s *Store) listCandidateRefs(exp string) ([]candidateRef, error) {
+	refs, err := s.refs.names(RefPrefix + exp + "/")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]candidateRef, 0, len(refs))
+	for _, r := range refs {
+		e, id, ok := splitCandidateRef(r.name)
+		if !ok || e != exp {
+			continue
+		}
+		out = append(out, candidateRef{id: plumbing.NewHash(id), value: r.hash, known: r.known})
+	}
+	slices.SortFunc(out, func(a, b candidateRef) int { return bytes.Compare(a.id[:], b.id[:]) })
+	return slices.CompactFunc(out, func(a, b candidateRef) bool { return a.id == b.id }), nil
+}
+
+// refreshIndex brings the index of exp up to date with the refs and notes.
+func (s *Store) refreshIndex(ctx context.Context, exp string) (*index, error) {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	refs, err := s.listCandidateRefs(exp)
+	if err != nil {
+		return nil, err
+	}
+	_, notesTree, err := s.notesHead()
+	if err != nil {
+		return nil, err
+	}
+	base := s.memo[exp]
+	if base == nil {
+		base = s.loadIndex(exp)
+	}
+	fresh := base == nil
+	if fresh {
+		base = &index{}
+	}
+	changes := noteChanges{}
+	if base.notesTree != notesTree {
+		changes, err = diffNotes(s, base.notesTree, notesTree)
+		if err != nil && !base.notesTree.IsZero() {
+			// The tree the index was built from is gone (the notes ref was
+			// rewritten and git gc ran): start over.
+			base, fresh = &index{}, true
+			changes, err = diffNotes(s, plumbing.ZeroHash, notesTree)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	full := base.notesTree.IsZero() // changes then holds every note
+
+	out := make([]indexEntry, 0, len(refs))
+	var added []int
+	dirty := 0
+	i, j := 0, 0
+	for i < len(refs) || j < len(base.entries) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var cmp int
+		switch {
+		case i >= len(refs):
+			cmp = 1
+		case j >= len(base.entries):
+			cmp = -1
+		default:
+			cmp = bytes.Compare(refs[i].id[:], base.entries[j].id[:])
+		}
+		switch {
+		case cmp < 0: // a new candidate
+			r := refs[i]
+			i++
+			ok, err := s.checkCandidateRef(exp, r)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out = append(out, indexEntry{id: r.id})
+				added = append(added, len(out)-1)
+			}
+		case cmp > 0: // its ref is gone
+			j++
+			dirty++
+		default:
+			e := base.entries[j]
+			i, j = i+1, j+1
+			if blobs, changed := changes[e.id]; changed {
+				note, err := s.noteFromChange(notesTree, e.id, blobs)
+				if err != nil {
+					return nil, err
+				}
+				e.record = foldNote(e.id, note)
+				dirty++
+			}
+			out = append(out, e)
+		}
+	}
+	trees := map[plumbing.Hash][]object.TreeEntry{}
+	for _, k := range added {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		e := &out[k]
+		c, err := s.readCommit(e.id)
+		if err != nil {
+			return nil, fmt.Errorf("candidate ref %s: %w", CandidateRef(exp, e.id.String()), err)
+		}
+		if len(c.ParentHashes) > 0 {
+			e.parent = c.ParentHashes[0]
+		}
+		e.when, e.subject = c.Committer.When, subject(c.Message)
+		var note []byte
+		if blobs, changed := changes[e.id]; changed {
+			note, err = s.noteFromChange(notesTree, e.id, blobs)
+		} else if !full {
+			var blobs []plumbing.Hash
+			if blobs, err = noteBlobs(s, notesTree, e.id, trees); err == nil {
+				note, err = s.joinBlobs(blobs)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		e.record = foldNote(e.id, note)
+		dirty++
+	}
+	idx := &index{notesTree: notesTree, entries: out}
+	s.memo[exp] = idx
+	if fresh || dirty > 256 || dirty*100 > len(out) || len(changes) > 4096 {
+		// The index is a cache: failing to save it costs time, not data.
+		_ = s.saveIndex(exp, idx)
+	}
+	return idx, nil
+}
+
+// checkCandidateRef verifies that a newly seen ref points to the commit it
+// is named after (packed refs carry their value; loose ones are read).
+func (s *Store) checkCandidateRef(exp string, r candidateRef) (bool, error) {
+	v, ok := r.value, r.known
+	if !ok {
+		var err error
+		v, ok, err = s.refs.read(CandidateRef(exp, r.id.String()).String())
+		if err != nil {
+			return false, err
+		}
+	}
+	return ok && v == r.id, nil
+}
+
+// noteFromChange reads the note a diff found changed; an empty blob list
+// means the note left that place, so the tree is asked whether it lives on
+// elsewhere.
+func (s *Store) noteFromChange(tree, key plumbing.Hash, blobs []plumbing.Hash) ([]byte, error) {
+	if len(blobs) == 0 {
+		var err error
+		if blobs, err = noteBlobs(s, tree, key, nil); err != nil {
+			return nil, err
+		}
+	}
+	return s.joinBlobs(blobs)
+}
+
+// DropIndex forgets the cached index of exp, in memory and on disk; the next
+// Candidates call rebuilds it from git.
+func (s *Store) DropIndex(exp string) error {
+	if err := CheckExperimentName(exp); err != nil {
+		return err
+	}
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	delete(s.memo, exp)
+	delete(s.memIndex, exp)
+	if s.evolveDir == "" {
+		return nil
+	}
+	if err := os.Remove(s.indexPath(exp)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// forgetMemo drops the in-memory copies so the next call reads the saved
+// index (tests use it to exercise the file format).
+func (s *Store) forgetMemo() {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	s.memo = map[string]*index{}
+}
+
+func (s *Store) indexPath(exp string) string {
+	return filepath.Join(s.evolveDir, "index", exp+".idx")
+}
+
+// loadIndex reads the saved index of exp; nil when there is none or it
+// cannot be used (corrupt, another format), which means: rebuild.
+func (s *Store) loadIndex(exp string) *index {
+	var r io.Reader
+	if s.evolveDir == "" {
+		b, ok := s.memIndex[exp]
+		if !ok {
+			return nil
+		}
+		r = bytes.NewReader(b)
+	} else {
+		f, err := os.Open(s.indexPath(exp))
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		r = f
+	}
+	idx, err := decodeIndex(bufio.NewReaderSize(r, 1<<20))
+	if err != nil {
+		return nil
+	}
+	return idx
+}
+
+func (s *Store) saveIndex(exp string, idx *index) error {
+	if s.evolveDir == "" {
+		var b bytes.Buffer
+		if err := encodeIndex(&b, idx); err != nil {
+			return err
+		}
+		s.memIndex[exp] = b.Bytes()
+		return nil
+	}
+	dir := filepath.Dir(s.indexPath(exp))
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, exp+".idx.tmp-*")
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	err = encodeIndex(w, idx)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), s.indexPath(exp))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// The file: magic, version, schema fingerprint, notes tree, entry count,
+// then each entry as a length-prefixed record so that reading needs one
+// entry's bytes at a time.
+func encodeIndex(w io.Writer, idx *index) error {
+	e := &encoder{}
+	e.raw(indexMagic)
+	e.uvarint(indexVersion)
+	e.buf = binary.LittleEndian.AppendUint64(e.buf, indexSchema)
+	e.raw(idx.notesTree[:])
+	e.uvarint(uint64(len(idx.entries)))
+	if _, err := w.Write(e.buf); err != nil {
+		return err
+	}
+	body := &encoder{}
+	for i := range idx.entries {
+		body.buf = body.buf[:0]
+		encodeEntry(body, &idx.entries[i])
+		e.buf = binary.AppendUvarint(e.buf[:0], uint64(len(body.buf)))
+		if _, err := w.Write(e.buf); err != nil {
+			return err
+		}
+		if _, err := w.Write(body.buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func encodeEntry(e *encoder, en *indexEntry) {
+	e.raw(en.id[:])
+	e.raw(en.parent[:])
+	_, off := en.when.Zone()
+	e.varint(en.when.Unix())
+	e.uvarint(uint64(en.when.Nanosecond()))
+	e.varint(int64(off))
+	e.str(en.subject)
+	e.uvarint(uint64(len(en.record.Events)))
+	for i := range en.record.Events {
+		eventCodec.encode(e, reflect.ValueOf(&en.record.Events[i]).Elem())
+	}
+	e.uvarint(uint64(len(en.record.Warnings)))
+	for _, w := range en.record.Warnings {
+		e.uvarint(uint64(w.Line))
+		e.str(w.Text)
+		msg := ""
+		if w.Err != nil {
+			msg = w.Err.Error()
+		}
+		e.str(msg)
+	}
+}
+
+func decodeIndex(r *bufio.Reader) (*index, error) {
+	head := make([]byte, len(indexMagic))
+	if _, err := io.ReadFull(r, head); err != nil || !bytes.Equal(head, indexMagic) {
+		return nil, errCorrupt
+	}
+	if v, err := binary.ReadUvarint(r); err != nil || v != indexVersion {
+		return nil, errCorrupt
+	}
+	var fixed [8 + 20]byte
+	if _, err := io.ReadFull(r, fixed[:]); err != nil || binary.LittleEndian.Uint64(fixed[:8]) != indexSchema {
+		return nil, errCorrupt
+	}
+	idx := &index{}
+	copy(idx.notesTree[:], fixed[8:])
+	n, err := binary.ReadUvarint(r)
+	if err != nil || n > 1<<28 {
+		return nil, errCorrupt
+	}
+	idx.entries = make([]indexEntry, 0, n)
+	d := &decoder{intern: map[string]string{}}
+	var buf []byte
+	var scratch []evolve.Event
+	for k := uint64(0); k < n; k++ {
+		size, err := binary.ReadUvarint(r)
+		if err != nil || size > 1<<30 {
+			return nil, errCorrupt
+		}
+		if uint64(cap(buf)) < size {
+			buf = make([]byte, size)
+		}
+		buf = buf[:size]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, errCorrupt
+		}
+		d.buf, d.off, d.err = buf, 0, nil
+		var en indexEntry
+		scratch = decodeEntry(d, &en, scratch)
+		if d.err != nil || d.off != len(buf) {
+			return nil, errCorrupt
+		}
+		if k > 0 && bytes.Compare(idx.entries[k-1].id[:], en.id[:]) >= 0 {
+			return nil, errCorrupt
+		}
+		idx.entries = append(idx.entries, en)
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		return nil, errCorrupt
+	}
+	return idx, nil
+}
+
+// decodeEntry decodes one entry; scratch is reused for the events, which
+// evolve.Fold copies into the record.
+func decodeEntry(d *decoder, en *indexEntry, scratch []evolve.Event) []evolve.Event {
+	copy(en.id[:], d.next(20))
+	copy(en.parent[:], d.next(20))
+	sec, nsec, off := d.varint(), d.uvarint(), d.varint()
+	en.when = time.Unix(sec, int64(nsec)).In(time.FixedZone("", int(off)))
+	en.subject = d.str()
+	nev := int(d.uvarint())
+	if nev > len(d.buf) {
+		d.fail()
+		return scratch
+	}
+	scratch = slices.Grow(scratch[:0], nev)[:nev]
+	for i := range scratch {
+		scratch[i] = evolve.Event{}
+		eventCodec.decode(d, reflect.ValueOf(&scratch[i]).Elem())
+	}
+	if nev > 0 {
+		en.record = evolve.Fold(scratch)
+	}
+	nw := int(d.uvarint())
+	if nw > len(d.buf) {
+		d.fail()
+		return scratch
+	}
+	for i := 0; i < nw && d.err == nil; i++ {
+		w := evolve.ParseWarning{Line: int(d.uvarint()), Text: d.str()}
+		if msg := d.str(); msg != "" {
+			w.Err = errors.New(msg)
+		}
+		en.record.Warnings = append(en.record.Warnings, w)
+	}
+	return scratch
+}
