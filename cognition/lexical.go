@@ -90,8 +90,8 @@ func (x *lexIndex) saturate(tf int32, doc int) float64 {
 	return f * (bm25K1 + 1) / (f + k)
 }
 
-// score returns the normalised lexical score in [0,1] of every document that
-// shares a term with the query (others score 0):
+// score returns the normalised lexical score in [0,1] of every document
+// (0 for those that share no term with the query):
 //
 //	lex(q,d) = BM25(q,d) / min(U(q), BM25(d,d)),  U(q) = Σ_{t∈q, df(t)>0} idf(t)·(k1+1)
 //
@@ -99,9 +99,9 @@ func (x *lexIndex) saturate(tf int32, doc int) float64 {
 // short query fully present in a document, or a document fully present in
 // a long query, scores near 1 (an idf-weighted overlap coefficient). Query
 // terms are counted once; terms that occur in no item are left out of U(q).
-func (x *lexIndex) score(query string) map[int32]float64 {
+func (x *lexIndex) score(query string) []float64 {
+	acc := make([]float64, x.n)
 	seen := map[string]bool{}
-	acc := map[int32]float64{}
 	bound := 0.0
 	for _, t := range tokens(query) {
 		if seen[t] {
@@ -119,9 +119,12 @@ func (x *lexIndex) score(query string) map[int32]float64 {
 		}
 	}
 	for d, s := range acc {
+		if s == 0 {
+			continue
+		}
 		den := math.Min(bound, x.self[d])
 		if den <= 0 {
-			delete(acc, d)
+			acc[d] = 0
 			continue
 		}
 		acc[d] = math.Min(1, s/den)

@@ -1,6 +1,7 @@
 package cognition
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -638,16 +640,21 @@ func (s *Store) search(ctx context.Context, query string, k int) (SearchResult, 
 		return res, err
 	}
 	lexScores := s.lex.score(query)
-	lexTop := make([]int32, 0, len(lexScores))
-	for d := range lexScores {
-		lexTop = append(lexTop, d)
+	type docScore struct {
+		doc   int
+		score float64
 	}
-	sort.Slice(lexTop, func(i, j int) bool {
-		a, b := lexScores[lexTop[i]], lexScores[lexTop[j]]
-		if a != b {
-			return a > b
+	var lexTop []docScore
+	for d, l := range lexScores {
+		if l > 0 {
+			lexTop = append(lexTop, docScore{d, l})
 		}
-		return lexTop[i] < lexTop[j]
+	}
+	slices.SortFunc(lexTop, func(a, b docScore) int {
+		if c := cmp.Compare(b.score, a.score); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.doc, b.doc)
 	})
 	if len(lexTop) > m {
 		lexTop = lexTop[:m]
@@ -657,7 +664,7 @@ func (s *Store) search(ctx context.Context, query string, k int) (SearchResult, 
 		cands[s.byID[id]] = true
 	}
 	for _, d := range lexTop {
-		cands[int(d)] = true
+		cands[d.doc] = true
 	}
 	hits := make([]Hit, 0, len(cands))
 	for i := range cands {
@@ -667,7 +674,7 @@ func (s *Store) search(ctx context.Context, query string, k int) (SearchResult, 
 			v = x.similarity(q, it.ID)
 		}
 		v = math.Max(0, math.Min(1, v))
-		l := lexScores[int32(i)]
+		l := lexScores[i]
 		if v == 0 && l == 0 {
 			continue
 		}

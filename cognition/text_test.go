@@ -162,19 +162,22 @@ func TestLexicalScoresAreNormalised(t *testing.T) {
 	x := buildLex(docs)
 	for _, q := range []string{"circle packing", "circle", "annealing temperature square", strings.Join(texts, " "), "nothing matches"} {
 		for d, s := range x.score(q) {
-			if s <= 0 || s > 1 || math.IsNaN(s) {
+			if s < 0 || s > 1 || math.IsNaN(s) {
 				t.Errorf("score(%q)[%d] = %v", q, d, s)
 			}
 		}
 	}
 	sc := x.score("circle packing")
-	if _, ok := sc[2]; ok {
-		t.Error("a document without query terms has a score")
+	if sc[2] != 0 || sc[4] != 0 {
+		t.Errorf("documents without query terms have scores %v", sc)
 	}
 	if sc[0] <= sc[3] {
 		t.Errorf("short exact document %.3f scores below a long diluted one %.3f", sc[0], sc[3])
 	}
-	if got := x.score("annealing"); len(got) != 1 || got[2] <= 0 {
+	if got := x.score("annealing"); got[2] <= 0 || got[0]+got[1]+got[3]+got[4] != 0 {
 		t.Errorf("score(annealing) = %v", got)
+	}
+	if got := x.score(strings.Join(texts[:2], " ")); math.Abs(got[0]-1) > 1e-9 || math.Abs(got[1]-1) > 1e-9 {
+		t.Errorf("documents wholly inside the query score %v, want 1", got[:2])
 	}
 }

@@ -2,7 +2,6 @@ package gitstore
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -20,6 +19,9 @@ func (s *Store) readCommit(h plumbing.Hash) (*object.Commit, error) {
 	s.objMu.Lock()
 	defer s.objMu.Unlock()
 	c, err := object.GetCommit(s.st, h)
+	if s.reindexed(err) {
+		c, err = object.GetCommit(s.st, h)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", h, err)
 	}
@@ -34,6 +36,9 @@ func (s *Store) treeEntries(h plumbing.Hash) ([]object.TreeEntry, error) {
 	s.objMu.Lock()
 	defer s.objMu.Unlock()
 	t, err := object.GetTree(s.st, h)
+	if s.reindexed(err) {
+		t, err = object.GetTree(s.st, h)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", h, err)
 	}
@@ -44,6 +49,9 @@ func (s *Store) readBlob(h plumbing.Hash) ([]byte, error) {
 	s.objMu.Lock()
 	defer s.objMu.Unlock()
 	o, err := s.st.EncodedObject(plumbing.BlobObject, h)
+	if s.reindexed(err) {
+		o, err = s.st.EncodedObject(plumbing.BlobObject, h)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", h, err)
 	}
@@ -63,17 +71,11 @@ func (s *Store) readBlob(h plumbing.Hash) ([]byte, error) {
 func (s *Store) hasObject(h plumbing.Hash) bool {
 	s.objMu.Lock()
 	defer s.objMu.Unlock()
-	return s.st.HasEncodedObject(h) == nil
-}
-
-func (s *Store) objectType(h plumbing.Hash) (plumbing.ObjectType, error) {
-	s.objMu.Lock()
-	defer s.objMu.Unlock()
-	o, err := s.st.EncodedObject(plumbing.AnyObject, h)
-	if err != nil {
-		return plumbing.InvalidObject, err
+	err := s.st.HasEncodedObject(h)
+	if s.reindexed(err) {
+		err = s.st.HasEncodedObject(h)
 	}
-	return o.Type(), nil
+	return err == nil
 }
 
 func (s *Store) writeBlob(data []byte) (plumbing.Hash, error) {
@@ -155,4 +157,19 @@ func isNoteMode(m filemode.FileMode) bool {
 	return m == filemode.Regular || m == filemode.Executable || m == filemode.Deprecated
 }
 
-var errNotFound = errors.New("not found")
+// reindexed reacts to a failed read: go-git's filesystem storage lists the
+// pack files once, so packs written since (git gc, fetch, fast-import in
+// another process) are invisible, and a pack removed by a repack fails to
+// open. It makes the storage list them again and reports whether a retry
+// is worth it. Called with objMu held.
+func (s *Store) reindexed(err error) bool {
+	if err == nil {
+		return false
+	}
+	r, ok := s.st.(interface{ Reindex() })
+	if !ok {
+		return false
+	}
+	r.Reindex()
+	return true
+}

@@ -306,24 +306,15 @@ func (s *Island) migrants(v *view, natives []int32) []int32 {
 	if every <= 0 || rate <= 0 || len(natives) < every {
 		return nil
 	}
-	type birth struct {
-		at time.Time
-		i  int32
-	}
-	born := make([]birth, len(natives))
-	for j, i := range natives {
-		born[j] = birth{v.cand(i).Time, i}
-	}
-	slices.SortFunc(born, func(a, b birth) int {
-		if c := a.at.Compare(b.at); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.i, b.i)
-	})
+	// The natives born after the latest migration point (fewer than every)
+	// are the latest by commit time, then id.
+	late := latest(v, natives, len(natives)%every)
 	var ok []int32
-	for _, b := range born[:len(natives)/every*every] {
-		if v.es[b.i].ok {
-			ok = append(ok, b.i)
+	for _, i := range natives {
+		if v.es[i].ok {
+			if _, after := slices.BinarySearch(late, i); !after {
+				ok = append(ok, i)
+			}
 		}
 	}
 	// Rounded up, with a margin so that 0.1*30 counts as 3, not 4.
@@ -331,6 +322,47 @@ func (s *Island) migrants(v *view, natives []int32) []int32 {
 	top := v.best(ok, n, -1)
 	slices.Sort(top)
 	return top
+}
+
+// latest returns the k candidates of idx with the latest commit times (ties:
+// the greater id), ascending by index.
+func latest(v *view, idx []int32, k int) []int32 {
+	if k <= 0 {
+		return nil
+	}
+	type birth struct {
+		at time.Time
+		i  int32
+	}
+	later := func(a, b birth) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return -c
+		}
+		return -cmp.Compare(a.i, b.i)
+	}
+	var top []birth // latest first
+	if k > 64 {
+		top = make([]birth, len(idx))
+		for j, i := range idx {
+			top[j] = birth{v.cand(i).Time, i}
+		}
+		slices.SortFunc(top, later)
+	} else {
+		for _, i := range idx {
+			b := birth{v.cand(i).Time, i}
+			if len(top) == k && later(b, top[k-1]) >= 0 {
+				continue
+			}
+			pos, _ := slices.BinarySearchFunc(top, b, later)
+			top = slices.Insert(top, pos, b)
+		}
+	}
+	out := make([]int32, 0, k)
+	for _, b := range top[:min(k, len(top))] {
+		out = append(out, b.i)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func mergeSorted(a, b []int32) []int32 {
@@ -417,8 +449,7 @@ func (s *Island) diversity(v *view, members []int32, col []float64) {
 	var withSketch []int32
 	pos := make(map[int32]int, diversityRefs+1)
 	for j, i := range members {
-		f := v.feat[v.es[i].at]
-		sketch[j], has[j] = f.sketch, f.hasSketch
+		sketch[j], has[j] = parseSketch(v.feat[v.es[i].at].sketch)
 		if has[j] {
 			withSketch = append(withSketch, i)
 		}

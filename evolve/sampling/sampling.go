@@ -112,9 +112,8 @@ type view struct {
 // codeFeatures are what the proposed event says about the code, copied
 // while the event is in the cache anyway.
 type codeFeatures struct {
-	size      int64 // code_size; 0 = unknown
-	sketch    uint64
-	hasSketch bool
+	size   int64  // code_size; 0 = unknown
+	sketch string // parsed only for the members of the island sampled
 }
 
 // entry is one candidate of a view.
@@ -179,7 +178,6 @@ func newView(pop []evolve.Candidate, dir evolve.Direction, withIsland bool) *vie
 	v := &view{pop: pop, hex: true, buf: scratchPool.Get().(*scratch)}
 	if withIsland {
 		v.feat = resize(v.buf.feat, len(pop))
-		clear(v.feat)
 		v.buf.feat = v.feat
 	}
 	// Reading 100,000 candidates scattered in memory waits on memory, not on
@@ -270,6 +268,7 @@ func resize[T any](s []T, n int) []T {
 // used afterwards.
 func (v *view) release() {
 	if v.buf != nil {
+		clear(v.buf.feat) // drop the sketch strings, and start clean
 		scratchPool.Put(v.buf)
 	}
 	*v = view{}
@@ -300,9 +299,7 @@ func (v *view) read(pop []evolve.Candidate, es []entry, base int, dir evolve.Dir
 			c := &pop[i]
 			es[i].island = int32(min(c.Island(), math.MaxInt32))
 			if p := c.Proposed; p != nil {
-				f := &v.feat[base+i]
-				f.size = p.CodeSize
-				f.sketch, f.hasSketch = parseSketch(p.Sketch)
+				v.feat[base+i] = codeFeatures{size: p.CodeSize, sketch: p.Sketch}
 			}
 		}
 	}
@@ -460,6 +457,25 @@ func (v *view) best(idx []int32, k int, skip int32) []int32 {
 	if k <= 0 {
 		return nil
 	}
+	order := func(a, b int32) int {
+		if v.better(a, b) {
+			return -1
+		}
+		if a == b {
+			return 0
+		}
+		return 1
+	}
+	if k > 64 { // many: sorting is cheaper than insertions
+		top := make([]int32, 0, len(idx))
+		for _, i := range idx {
+			if i != skip {
+				top = append(top, i)
+			}
+		}
+		slices.SortFunc(top, order)
+		return top[:min(k, len(top))]
+	}
 	top := make([]int32, 0, k+1)
 	for _, i := range idx {
 		if i == skip {
@@ -468,12 +484,7 @@ func (v *view) best(idx []int32, k int, skip int32) []int32 {
 		if len(top) == k && !v.better(i, top[k-1]) {
 			continue
 		}
-		pos, _ := slices.BinarySearchFunc(top, i, func(t, i int32) int {
-			if v.better(t, i) {
-				return -1
-			}
-			return 1
-		})
+		pos, _ := slices.BinarySearchFunc(top, i, order)
 		top = slices.Insert(top, pos, i)
 		if len(top) > k {
 			top = top[:k]

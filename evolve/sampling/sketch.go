@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
-	"strconv"
 )
 
 // CodeSize is the number of bytes in files: the island feature "complexity",
@@ -112,13 +111,12 @@ func mix(a, b, c uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
-// parseSketch reads a sketch written by Sketch.
+// parseSketch reads a sketch written by Sketch (16 lowercase hex digits).
 func parseSketch(s string) (uint64, bool) {
 	if len(s) != 16 {
 		return 0, false
 	}
-	h, err := strconv.ParseUint(s, 16, 64)
-	return h, err == nil
+	return hexKey(s)
 }
 
 // Distance is the Hamming distance (0 to 64) between two sketches made by

@@ -77,8 +77,8 @@ type experiment struct {
 }
 
 type expOptions struct {
-	configFile string            // --config
-	needFolder bool              // the experiment folder must exist (step, eval)
+	configFile string                     // --config
+	needFolder bool                       // the experiment folder must exist (step, eval)
 	apply      func(*evolve.Config) error // command-line flags, applied last
 }
 

@@ -133,7 +133,7 @@ func Main(args []string, sio IO) (code int) {
 // isUsage recognises the flag-parsing errors of urfave/cli.
 func isUsage(err error) bool {
 	s := err.Error()
-	for _, p := range []string{"flag provided but not defined", "flag needs an argument", "invalid value", "Required flag", "Required flags"} {
+	for _, p := range []string{"No help topic for", "flag provided but not defined", "flag needs an argument", "invalid value", "Required flag", "Required flags"} {
 		if strings.Contains(s, p) {
 			return true
 		}

@@ -152,4 +152,3 @@ func countNodes(n *treeNode) int {
 	}
 	return k
 }
-
