@@ -37,11 +37,11 @@
 // embedder is used: hashed words, bigrams and character n-grams, no model
 // and no network. Vectors are searched with chromem-go.
 //
-// Vectors are cached in <gitdir>/evolve/cognition/<exp>/<model>-<hash>.vec, keyed by
-// the SHA-256 of the embedded text; a warm start embeds only new items.
-// Another model uses another file, a change of dimension rebuilds the file,
-// a damaged file is rebuilt with a warning, and deleting it loses nothing.
-// The cache is derived data and is never pushed.
+// Vectors are cached in <gitdir>/evolve/cognition/<exp>/<model>-<hash>.vec,
+// keyed by the SHA-256 of the embedded text; a warm start embeds only new
+// items. Another model uses another file, a change of dimension rebuilds
+// the file, a damaged file is rebuilt with a warning, and deleting it loses
+// nothing. The cache is derived data and is never pushed.
 //
 // The package prints nothing: warnings are returned (or passed to
 // Options.Warn by Retrieve), and errors name the file, the item or the

@@ -62,12 +62,13 @@ func ContentID(content string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// normalizeContent drops a byte order mark, turns CRLF into LF and trims
+// normalizeContent drops a byte order mark, turns CRLF and CR into LF, and trims
 // blank lines and trailing space (not the indentation of the first line,
 // which can make it a code block).
 func normalizeContent(s string) string {
 	s = strings.TrimPrefix(s, "\ufeff")
 	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n") // a lone CR ends a line too
 	return trimBlank(s)
 }
 
@@ -204,8 +205,12 @@ func fileItem(title, content string) (text, gotTitle, gotContent string, err err
 // content already starts with the title as its heading it is written as is.
 func markdownFile(title, content string) string {
 	content = normalizeContent(content)
-	if h, body := parseMarkdown(content, ""); h != "" && h == title && body != content {
-		return content + "\n"
+	if h, body := parseMarkdown(content, ""); h != "" && h == title && body != content && body != "" {
+		// Unless the rest starts with the same heading again: then the
+		// content read back would lose it.
+		if h2, body2 := parseMarkdown(body, ""); h2 != title || body2 == body {
+			return content + "\n"
+		}
 	}
 	return "# " + title + "\n\n" + content + "\n"
 }

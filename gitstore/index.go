@@ -31,7 +31,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -50,8 +49,9 @@ var (
 
 // index is the cached state of one experiment.
 type index struct {
-	notesTree plumbing.Hash // notes tree the records were read from
-	entries   []indexEntry  // sorted by id
+	notesCommit plumbing.Hash // notes commit the records were read from
+	notesTree   plumbing.Hash // and its tree
+	entries     []indexEntry  // sorted by id
 }
 
 type indexEntry struct {
@@ -82,18 +82,30 @@ func (s *Store) Candidates(ctx context.Context, exp string) ([]evolve.Candidate,
 }
 
 func buildCandidates(exp string, entries []indexEntry) []evolve.Candidate {
+	// Order by time (then id, the entries' order) through a permutation:
+	// moving 100,000 candidates around costs more than sorting indexes.
+	order := make([]int32, len(entries))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortStableFunc(order, func(a, b int32) int { return entries[a].when.Compare(entries[b].when) })
+	pos := make([]int32, len(entries)) // entry -> place in the result
+	for k, i := range order {
+		pos[i] = int32(k)
+	}
 	cs := make([]evolve.Candidate, len(entries))
-	for i := range entries {
-		cs[i].ID = entries[i].id.String()
+	for k, i := range order {
+		cs[k].ID = entries[i].id.String()
 	}
 	bsub := baselineSubject(exp)
-	for i := range entries {
-		e, c := &entries[i], &cs[i]
+	for k, i := range order {
+		e, c := &entries[i], &cs[k]
 		c.Subject, c.Time, c.Record = e.subject, e.when, e.record
 		if !e.parent.IsZero() {
 			if j, ok := findEntry(entries, e.parent); ok {
-				c.Parent = cs[j].ID
-				cs[j].Children++
+				p := &cs[pos[j]]
+				c.Parent = p.ID
+				p.Children++
 				continue
 			}
 		}
@@ -103,12 +115,6 @@ func buildCandidates(exp string, entries []indexEntry) []evolve.Candidate {
 			c.Parent = e.parent.String()
 		}
 	}
-	slices.SortFunc(cs, func(a, b evolve.Candidate) int {
-		if c := a.Time.Compare(b.Time); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
 	return cs
 }
 
@@ -150,7 +156,7 @@ func (s *Store) refreshIndex(ctx context.Context, exp string) (*index, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, notesTree, err := s.notesHead()
+	notesCommit, ok, err := s.refs.read(NotesRef.String())
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +167,18 @@ func (s *Store) refreshIndex(ctx context.Context, exp string) (*index, error) {
 	fresh := base == nil
 	if fresh {
 		base = &index{}
+	}
+	// The tree of an unchanged notes commit is known: no object is read
+	// when nothing moved.
+	notesTree := base.notesTree
+	if !ok {
+		notesCommit, notesTree = plumbing.ZeroHash, plumbing.ZeroHash
+	} else if notesCommit != base.notesCommit {
+		c, err := s.readCommit(notesCommit)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", NotesRef, err)
+		}
+		notesTree = c.TreeHash
 	}
 	changes := noteChanges{}
 	if base.notesTree != notesTree {
@@ -252,7 +270,10 @@ func (s *Store) refreshIndex(ctx context.Context, exp string) (*index, error) {
 		e.record = foldNote(e.id, note)
 		dirty++
 	}
-	idx := &index{notesTree: notesTree, entries: out}
+	if dirty == 0 && len(out) == len(base.entries) {
+		out = base.entries // same entries: keep one copy
+	}
+	idx := &index{notesCommit: notesCommit, notesTree: notesTree, entries: out}
 	s.memo[exp] = idx
 	if fresh || dirty > 256 || dirty*100 > len(out) || len(changes) > 4096 {
 		// The index is a cache: failing to save it costs time, not data.
@@ -386,6 +407,7 @@ func encodeIndex(w io.Writer, idx *index) error {
 	e.raw(indexMagic)
 	e.uvarint(indexVersion)
 	e.buf = binary.LittleEndian.AppendUint64(e.buf, indexSchema)
+	e.raw(idx.notesCommit[:])
 	e.raw(idx.notesTree[:])
 	e.uvarint(uint64(len(idx.entries)))
 	if _, err := w.Write(e.buf); err != nil {
@@ -438,12 +460,13 @@ func decodeIndex(r *bufio.Reader) (*index, error) {
 	if v, err := binary.ReadUvarint(r); err != nil || v != indexVersion {
 		return nil, errCorrupt
 	}
-	var fixed [8 + 20]byte
+	var fixed [8 + 20 + 20]byte
 	if _, err := io.ReadFull(r, fixed[:]); err != nil || binary.LittleEndian.Uint64(fixed[:8]) != indexSchema {
 		return nil, errCorrupt
 	}
 	idx := &index{}
-	copy(idx.notesTree[:], fixed[8:])
+	copy(idx.notesCommit[:], fixed[8:28])
+	copy(idx.notesTree[:], fixed[28:])
 	n, err := binary.ReadUvarint(r)
 	if err != nil || n > 1<<28 {
 		return nil, errCorrupt

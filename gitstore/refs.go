@@ -376,7 +376,6 @@ func (d *diskRefs) packedRefs() (*packedRefs, error) {
 
 func parsePackedRefs(data []byte) (*packedRefs, error) {
 	p := &packedRefs{data: data}
-	sorted := false
 	off := 0
 	for off < len(data) {
 		end := bytes.IndexByte(data[off:], '\n')
@@ -390,10 +389,7 @@ func parsePackedRefs(data []byte) (*packedRefs, error) {
 		off = end + 1
 		switch {
 		case len(line) == 0:
-		case line[0] == '#':
-			if bytes.HasPrefix(line, []byte("# pack-refs with:")) && bytes.Contains(append(line, ' '), []byte(" sorted ")) {
-				sorted = true
-			}
+		case line[0] == '#': // header: "# pack-refs with: <traits>"
 		case line[0] == '^': // peeled value of the tag above
 		default:
 			if len(line) < 42 || line[40] != ' ' || !isHex(string(line[:40])) {
@@ -402,8 +398,11 @@ func parsePackedRefs(data []byte) (*packedRefs, error) {
 			p.refs = append(p.refs, packedRef{start: int32(start + 41), end: int32(end), hash: plumbing.NewHash(string(line[:40]))})
 		}
 	}
-	if !sorted {
-		sort.Slice(p.refs, func(i, j int) bool { return bytes.Compare(p.nameBytes(i), p.nameBytes(j)) < 0 })
+	// git writes the file sorted (trait "sorted"); checking costs one pass
+	// and protects lookups from files written by other tools.
+	less := func(i, j int) bool { return bytes.Compare(p.nameBytes(i), p.nameBytes(j)) < 0 }
+	if !sort.SliceIsSorted(p.refs, less) {
+		sort.SliceStable(p.refs, less)
 	}
 	return p, nil
 }

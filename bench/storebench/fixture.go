@@ -31,7 +31,7 @@ func buildFixture(opts fixtureOptions) error {
 	if _, err := os.Stat(opts.Dir); err == nil {
 		return fmt.Errorf("fixture directory %s already exists: remove it or pick another -dir", opts.Dir)
 	}
-	if err := run("", nil, "git", "init", "-q", opts.Dir); err != nil {
+	if err := runCmd("", nil, "git", "init", "-q", opts.Dir); err != nil {
 		return err
 	}
 	marks := filepath.Join(opts.Dir, ".git", "fixture-marks")
@@ -71,14 +71,14 @@ func buildFixture(opts fixtureOptions) error {
 		}
 		fmt.Fprintf(&upd, "create refs/evolve/%s/%s %s\n", opts.Exp, sha, sha)
 	}
-	if err := run(opts.Dir, &upd, "git", "update-ref", "--stdin"); err != nil {
+	if err := runCmd(opts.Dir, &upd, "git", "update-ref", "--stdin"); err != nil {
 		return err
 	}
-	if err := run(opts.Dir, nil, "git", "update-ref", "-d", "refs/fixture/tmp"); err != nil {
+	if err := runCmd(opts.Dir, nil, "git", "update-ref", "-d", "refs/fixture/tmp"); err != nil {
 		return err
 	}
 	if opts.Packed {
-		if err := run(opts.Dir, nil, "git", "pack-refs", "--all"); err != nil {
+		if err := runCmd(opts.Dir, nil, "git", "pack-refs", "--all"); err != nil {
 			return err
 		}
 	}
@@ -179,7 +179,7 @@ func fixtureNote(exp string, m, parent int, at time.Time, rng *rand.Rand) ([]byt
 	return buf.Bytes(), nil
 }
 
-func run(dir string, stdin io.Reader, name string, args ...string) error {
+func runCmd(dir string, stdin io.Reader, name string, args ...string) error {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.Stdin = stdin

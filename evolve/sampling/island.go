@@ -181,29 +181,24 @@ func (s *Island) Sample(pop []evolve.Candidate, n int, rng *rand.Rand) (evolve.S
 		mode = fmt.Sprintf("exploitation (draw %.3f < %g): uniform over the %d cell elites", r,
 			s.cfg.ExplorationRatio+s.cfg.ExploitationRatio, len(is.elites))
 	default:
-		ranked := slices.Clone(is.members)
-		slices.SortFunc(ranked, func(a, b int32) int {
-			if v.better(a, b) {
-				return -1
-			}
-			return 1
-		})
+		// Draw the rank first, then find who holds it: usually one of the
+		// first few, found without sorting the island.
 		var total float64
-		for i := range ranked {
+		for i := range is.members {
 			total += 1 / float64(i+1)
 		}
 		u := rng.Float64() * total
-		rank := len(ranked) - 1
-		for i := range ranked {
+		rank := len(is.members) - 1
+		for i := range is.members {
 			u -= 1 / float64(i+1)
 			if u < 0 {
 				rank = i
 				break
 			}
 		}
-		parent = ranked[rank]
+		parent = v.best(is.members, rank+1, -1)[rank]
 		mode = fmt.Sprintf("rank-weighted (draw %.3f >= %g): rank %d of %d members, weight 1/rank", r,
-			s.cfg.ExplorationRatio+s.cfg.ExploitationRatio, rank+1, len(ranked))
+			s.cfg.ExplorationRatio+s.cfg.ExploitationRatio, rank+1, len(is.members))
 	}
 	explain = append(explain, "mode: "+mode)
 	explain = append(explain, "  "+s.describeMember(v, is, parent)+"  <- parent")

@@ -90,9 +90,9 @@ func checkDirection(dir evolve.Direction) (evolve.Direction, error) {
 
 // view is the population as the samplers see it: one entry per id, sorted by
 // id, so that index order is id order and ties broken by index are broken by
-// id. It is built in one sequential pass over the population, then sorted as
-// compact entries: at 100,000 candidates the cost is reading memory, so
-// everything later steps need for every candidate is copied into the entry.
+// id. At 100,000 candidates the cost is reading memory scattered over the
+// heap, so the population is read once, in order, into compact entries that
+// hold what later steps need of every candidate; only then is it sorted.
 type view struct {
 	pop     []evolve.Candidate
 	es      []entry        // sorted by id, one per id
@@ -118,7 +118,7 @@ type codeFeatures struct {
 
 // entry is one candidate of a view.
 type entry struct {
-	key      uint64  // orders like the id (see keys)
+	key      uint64  // orders like the id: hexKey, or byteKey when an id is not hex
 	fit      float64 // fitness (higher is better) where ok
 	at       int32   // index in the population
 	children int32   // children in the DAG (negative counts as 0)
@@ -466,15 +466,28 @@ func (v *view) best(idx []int32, k int, skip int32) []int32 {
 		}
 		return 1
 	}
-	if k > 64 { // many: sorting is cheaper than insertions
-		top := make([]int32, 0, len(idx))
+	if k > 64 { // many: sorting copies of the fitness beats insertions
+		type fi struct {
+			fit float64
+			i   int32
+		}
+		all := make([]fi, 0, len(idx))
 		for _, i := range idx {
 			if i != skip {
-				top = append(top, i)
+				all = append(all, fi{v.es[i].fit, i})
 			}
 		}
-		slices.SortFunc(top, order)
-		return top[:min(k, len(top))]
+		slices.SortFunc(all, func(a, b fi) int {
+			if a.fit != b.fit {
+				return -cmp.Compare(a.fit, b.fit)
+			}
+			return cmp.Compare(a.i, b.i)
+		})
+		top := make([]int32, min(k, len(all)))
+		for j := range top {
+			top[j] = all[j].i
+		}
+		return top
 	}
 	top := make([]int32, 0, k+1)
 	for _, i := range idx {
@@ -617,19 +630,33 @@ func (f *inflight) release(id string) {
 	}
 }
 
-// byIndex returns the in-flight count of every candidate of v, or nil when
-// nothing is in flight. Ids no longer in the population are ignored.
-func (f *inflight) byIndex(v *view) []int32 {
-	if f.total == 0 {
-		return nil
-	}
-	out := make([]int32, len(v.es))
+// counts is the number of samples in flight per entry of a view, sorted by
+// entry: a few entries, so lookups are a short binary search.
+type counts []struct{ i, n int32 }
+
+// byIndex returns the in-flight counts of the candidates of v. Ids no longer
+// in the population are ignored.
+func (f *inflight) byIndex(v *view) counts {
+	var out counts
 	for id, n := range f.n {
 		if i := v.find(id); i >= 0 {
-			out[i] += int32(n)
+			out = append(out, struct{ i, n int32 }{i, int32(n)})
 		}
 	}
+	slices.SortFunc(out, func(a, b struct{ i, n int32 }) int { return cmp.Compare(a.i, b.i) })
 	return out
+}
+
+// of returns the count of entry i.
+func (c counts) of(i int32) int {
+	if len(c) == 0 {
+		return 0
+	}
+	j, found := slices.BinarySearchFunc(c, i, func(x struct{ i, n int32 }, i int32) int { return cmp.Compare(x.i, i) })
+	if !found {
+		return 0
+	}
+	return int(c[j].n)
 }
 
 func orDefault(rng *rand.Rand) *rand.Rand {

@@ -442,3 +442,30 @@ func grownPopulation(t testing.TB, n int, seed uint64) []evolve.Candidate {
 	}
 	return pop
 }
+
+// TestLargePopulationsAreOrderIndependent covers the paths taken by large
+// populations only (reading in parallel, bucket sort, many migrants).
+func TestLargePopulationsAreOrderIndependent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds 40,000 candidates")
+	}
+	pop := bigPopulation(40_000, false)
+	mixed := slices.Clone(pop)
+	seeded(8).Shuffle(len(mixed), func(i, j int) { mixed[i], mixed[j] = mixed[j], mixed[i] })
+	mixed = append(mixed, mixed[:1000]...)
+	for name, cfg := range configs() {
+		for seed := range uint64(3) {
+			want, err := mustNew(t, cfg, "").Sample(pop, 4, seeded(seed))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := mustNew(t, cfg, "").Sample(mixed, 4, seeded(seed))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if show(got) != show(want) {
+				t.Fatalf("%s seed %d: shuffled population chose\n%s\nwant\n%s", name, seed, show(got), show(want))
+			}
+		}
+	}
+}

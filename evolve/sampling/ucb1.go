@@ -64,14 +64,8 @@ func (s *UCB1) Sample(pop []evolve.Candidate, n int, rng *rand.Rand) (evolve.Sel
 	if len(v.ok) == 0 {
 		return evolve.Selection{}, v.emptyError()
 	}
-	extra := s.flight.byIndex(v)
-	visits := func(i int32) int {
-		n := int(v.es[i].children)
-		if extra != nil {
-			n += int(extra[i])
-		}
-		return n
-	}
+	flying := s.flight.byIndex(v)
+	visits := func(i int32) int { return int(v.es[i].children) + flying.of(i) }
 	total := 1
 	for _, i := range v.ok {
 		total += visits(i)

@@ -121,6 +121,20 @@ PY
 			t.Errorf("request %s sent Authorization %q", r.Path, got)
 		}
 	}
+	// The cognition store primes the prompts: the experiment's knowledge file
+	// from the first step on, and the Analyzer's lessons in later steps.
+	var sawFile, sawLesson bool
+	for _, r := range srv.ChatRequests() {
+		if strings.Contains(r.Messages[0].Content, "You analyse") {
+			continue
+		}
+		p := r.Last()
+		sawFile = sawFile || strings.Contains(p, "Fit the curvature first")
+		sawLesson = sawLesson || strings.Contains(p, "move A towards the curvature of the target")
+	}
+	if !sawFile || !sawLesson {
+		t.Errorf("cognition missing from the Researcher's prompts: file item %v, lesson %v", sawFile, sawLesson)
+	}
 
 	code, js, errs := runMain(t, dir, nil, "log", "-e", "exp", "--all", "--json")
 	if code != 0 {
