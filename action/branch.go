@@ -22,36 +22,49 @@ func BranchName(exp, id string) string {
 	return "evolve/" + exp + "/" + id[:min(8, len(id))]
 }
 
+// BranchUpdate says what Promote did to the branch.
+type BranchUpdate string
+
+// What Promote did.
+const (
+	BranchCreated   BranchUpdate = "created"
+	BranchUnchanged BranchUpdate = "unchanged" // it was already at the candidate
+	BranchMoved     BranchUpdate = "moved"     // it pointed elsewhere and force was set
+)
+
 // Promote points refs/heads/<branch> at commit id. An existing branch at id
-// is left as it is (created is false); one at another commit is moved only
-// when force is set, otherwise the error wraps ErrBranchMoved.
-func Promote(repo *git.Repository, branch, id string, force bool) (created bool, err error) {
+// is left as it is; one at another commit is moved only when force is set,
+// otherwise the error wraps ErrBranchMoved.
+func Promote(repo *git.Repository, branch, id string, force bool) (BranchUpdate, error) {
 	name := plumbing.NewBranchReferenceName(branch)
 	if err := name.Validate(); err != nil || strings.Contains(branch, "..") {
-		return false, fmt.Errorf("branch name %q is not valid", branch)
+		return "", fmt.Errorf("branch name %q is not valid", branch)
 	}
 	h := plumbing.NewHash(id)
 	if h.IsZero() || h.String() != strings.ToLower(id) {
-		return false, fmt.Errorf("promote: %q is not a full commit id", id)
+		return "", fmt.Errorf("promote: %q is not a full commit id", id)
 	}
 	if _, err := repo.CommitObject(h); err != nil {
-		return false, fmt.Errorf("promote: commit %s: %w", id[:min(8, len(id))], err)
+		return "", fmt.Errorf("promote: commit %s: %w", id[:min(8, len(id))], err)
 	}
 	cur, err := repo.Storer.Reference(name)
 	switch {
 	case errors.Is(err, plumbing.ErrReferenceNotFound):
-		return true, repo.Storer.SetReference(plumbing.NewHashReference(name, h))
+		if err := repo.Storer.SetReference(plumbing.NewHashReference(name, h)); err != nil {
+			return "", fmt.Errorf("create branch %s: %w", branch, err)
+		}
+		return BranchCreated, nil
 	case err != nil:
-		return false, fmt.Errorf("read branch %s: %w", branch, err)
+		return "", fmt.Errorf("read branch %s: %w", branch, err)
 	case cur.Hash() == h:
-		return false, nil
+		return BranchUnchanged, nil
 	case !force:
-		return false, fmt.Errorf("%w: %s points at %s, not %s; pass --force to move it", ErrBranchMoved, branch, cur.Hash().String()[:8], id[:8])
+		return "", fmt.Errorf("%w: %s points at %s, not %s; pass --force to move it", ErrBranchMoved, branch, cur.Hash().String()[:8], id[:8])
 	}
 	if err := repo.Storer.CheckAndSetReference(plumbing.NewHashReference(name, h), cur); err != nil {
-		return false, fmt.Errorf("move branch %s: %w", branch, err)
+		return "", fmt.Errorf("move branch %s: %w", branch, err)
 	}
-	return false, nil
+	return BranchMoved, nil
 }
 
 // RemoteURL returns the first URL of remote in repo's configuration.

@@ -84,11 +84,16 @@ func ImportPullRequest(ctx context.Context, s *gitstore.Store, req ImportRequest
 		return Imported{}, err
 	}
 	for _, c := range cands {
-		if c.ID == head.Hash.String() {
-			return Imported{ID: c.ID, Parent: c.Parent, Existing: true}, nil
-		}
-		if c.Proposed != nil && extraString(c.Proposed.Extra[FieldPRHead]) == head.Hash.String() {
-			return Imported{ID: c.ID, Parent: c.Parent, Existing: true}, nil
+		if c.ID == head.Hash.String() || c.Proposed != nil && extraString(c.Proposed.Extra[FieldPRHead]) == head.Hash.String() {
+			made, err := commitOf(repo, c.ID, "candidate")
+			if err != nil {
+				return Imported{}, err
+			}
+			files, err := matchingFiles(made, req.Allowed)
+			if err != nil {
+				return Imported{}, err
+			}
+			return Imported{ID: c.ID, Parent: c.Parent, Files: files, Existing: true}, nil
 		}
 	}
 	if len(cands) == 0 {

@@ -379,7 +379,7 @@ func (r Report) render(s markdownShape) string {
 	fmt.Fprintf(&b, "**%d** candidates: **%d** evaluated, **%d** failed, **%d** pending · tokens %s · cost %s\n",
 		r.Counts.Candidates, r.Counts.Evaluated, r.Counts.Failed, r.Counts.Pending, fmtInt(r.Tokens.Total()), fmtUSD(r.CostUSD))
 
-	if n := s.lineage; n > 0 && len(r.Lineage) > 0 {
+	if n := s.lineage; n > 0 && len(r.Lineage) > 1 {
 		nodes := r.Lineage
 		if n < len(nodes) {
 			// Keep the baseline and the n-1 nodes next to the best.
@@ -439,7 +439,7 @@ func link(w Row) string {
 // cell makes text safe inside a Markdown table cell on one line.
 func cell(s string) string {
 	s = oneLine(s)
-	s = strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;", "@", "@\u200b").Replace(s)
+	s = strings.NewReplacer("|", `\|`, "<", "&lt;", "@", "@\u200b").Replace(s)
 	return s
 }
 

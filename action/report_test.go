@@ -88,7 +88,7 @@ func TestBuildReport(t *testing.T) {
 	for _, want := range []string{
 		Marker("exp") + "\n",
 		"| 1 | [`00000003`](https://github.example/octo/demo/commit/" + hexID(2) + ") | 2 | +1 | 26 | 1.5 |",
-		`push \| circles &lt;b&gt;out&lt;/b&gt; @` + "\u200b" + `alice`,
+		`push \| circles &lt;b>out&lt;/b> @` + "\u200b" + `alice`,
 		"_(baseline)_ baseline",
 		"_failed_",
 		"_pending_",

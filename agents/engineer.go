@@ -356,7 +356,7 @@ type processOutcome struct {
 	timedOut  bool
 	cancelled error // ctx.Err() when the context ended the run
 	duration  time.Duration
-	leftovers int // processes killed after the script exited or was killed
+	leftovers int // processes killed by the sweeps (outside Linux: process groups)
 	stdout    *tailBuffer
 	stderr    *tailBuffer
 }
@@ -592,10 +592,10 @@ func verdict(req evolve.EvalRequest, o processOutcome, resultsPath string, stale
 		}
 	}
 	if o.cancelled != nil {
-		return fail(evolve.StatusFailed, "cancelled: "+o.cancelled.Error()+"; the evaluation's processes were killed")
+		return fail(evolve.StatusFailed, fmt.Sprintf("cancelled (%v); killed the evaluation's %d processes", o.cancelled, o.leftovers))
 	}
 	if o.timedOut {
-		return fail(evolve.StatusTimeout, fmt.Sprintf("timed out after %s; the evaluation's processes were killed", evalTimeout(req)))
+		return fail(evolve.StatusTimeout, fmt.Sprintf("timed out after %s; killed the evaluation's %d processes", evalTimeout(req), o.leftovers))
 	}
 
 	res, source, problem := findResult(req.WorkDir, resultsPath, stale, o.stdout, maxOut)

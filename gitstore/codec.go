@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"hash/maphash"
 	"math"
 	"reflect"
 	"strings"
@@ -38,7 +39,26 @@ type decoder struct {
 	buf    []byte
 	off    int
 	err    error
-	intern map[string]string
+	intern *internTable
+}
+
+// internTable shares the copies of short strings that repeat from record to
+// record (experiment, host, status, model…): a direct-mapped cache, cheaper
+// than a map and bounded.
+type internTable struct {
+	seed  maphash.Seed
+	slots [4096]string
+}
+
+func newInternTable() *internTable { return &internTable{seed: maphash.MakeSeed()} }
+
+func (t *internTable) get(b []byte) string {
+	slot := &t.slots[maphash.Bytes(t.seed, b)%uint64(len(t.slots))]
+	if *slot == string(b) {
+		return *slot
+	}
+	*slot = string(b)
+	return *slot
 }
 
 func (d *decoder) fail() {
@@ -94,15 +114,8 @@ func (d *decoder) str() string {
 	if len(b) == 0 {
 		return ""
 	}
-	if len(b) <= 48 {
-		if s, ok := d.intern[string(b)]; ok {
-			return s
-		}
-		s := string(b)
-		if len(d.intern) < 1<<16 {
-			d.intern[s] = s
-		}
-		return s
+	if len(b) <= 48 && d.intern != nil {
+		return d.intern.get(b)
 	}
 	c := make([]byte, len(b))
 	copy(c, b)

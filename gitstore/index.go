@@ -30,6 +30,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"time"
 
@@ -132,17 +133,25 @@ type candidateRef struct {
 }
 
 func (s *Store) listCandidateRefs(exp string) ([]candidateRef, error) {
-	refs, err := s.refs.names(RefPrefix + exp + "/")
-	if err != nil {
-		return nil, err
-	}
-	out := make([]candidateRef, 0, len(refs))
-	for _, r := range refs {
-		e, id, ok := splitCandidateRef(r.name)
-		if !ok || e != exp {
-			continue
+	prefix := RefPrefix + exp + "/"
+	var out []candidateRef
+	if d, ok := s.refs.(*diskRefs); ok {
+		var err error
+		if out, err = d.candidateRefs(prefix); err != nil {
+			return nil, err
 		}
-		out = append(out, candidateRef{id: plumbing.NewHash(id), value: r.hash, known: r.known})
+	} else {
+		refs, err := s.refs.names(prefix)
+		if err != nil {
+			return nil, err
+		}
+		out = make([]candidateRef, 0, len(refs))
+		for _, r := range refs {
+			var id plumbing.Hash
+			if rest := r.name[len(prefix):]; len(rest) == 40 && decodeHex(id[:], rest) {
+				out = append(out, candidateRef{id: id, value: r.hash, known: r.known})
+			}
+		}
 	}
 	slices.SortFunc(out, func(a, b candidateRef) int { return bytes.Compare(a.id[:], b.id[:]) })
 	return slices.CompactFunc(out, func(a, b candidateRef) bool { return a.id == b.id }), nil
@@ -242,14 +251,17 @@ func (s *Store) refreshIndex(ctx context.Context, exp string) (*index, error) {
 		}
 	}
 	trees := map[plumbing.Hash][]object.TreeEntry{}
-	for _, k := range added {
+	filled := 0
+	fill := func(e *indexEntry) error {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
-		e := &out[k]
+		if filled++; filled%20000 == 0 {
+			s.releaseObjectCaches() // bounds go-git's memory on big first runs
+		}
 		c, err := s.readCommit(e.id)
 		if err != nil {
-			return nil, fmt.Errorf("candidate ref %s: %w", CandidateRef(exp, e.id.String()), err)
+			return fmt.Errorf("candidate ref %s: %w", CandidateRef(exp, e.id.String()), err)
 		}
 		if len(c.ParentHashes) > 0 {
 			e.parent = c.ParentHashes[0]
@@ -265,9 +277,33 @@ func (s *Store) refreshIndex(ctx context.Context, exp string) (*index, error) {
 			}
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		e.record = foldNote(e.id, note)
+		return nil
+	}
+	if len(added) > streamThreshold {
+		// Many new candidates (a first run, a large fetch): write each entry
+		// to the index as soon as it is read and keep only its skeleton, then
+		// read the index back. The records are held once, compactly, rather
+		// than next to the garbage of reading them from git.
+		if err := s.streamIndex(exp, &index{notesCommit: notesCommit, notesTree: notesTree, entries: out}, added, fill); err != nil {
+			return nil, err
+		}
+		s.releaseObjectCaches()
+		out, changes, trees = nil, nil, nil
+		runtime.GC() // return what reading git left behind before decoding
+		idx := s.loadIndex(exp)
+		if idx == nil {
+			return nil, fmt.Errorf("read back the index of %q: %w", exp, errCorrupt)
+		}
+		s.memo[exp] = idx
+		return idx, nil
+	}
+	for _, k := range added {
+		if err := fill(&out[k]); err != nil {
+			return nil, err
+		}
 		dirty++
 	}
 	if dirty == 0 && len(out) == len(base.entries) {
@@ -365,10 +401,38 @@ func (s *Store) loadIndex(exp string) *index {
 	return idx
 }
 
+// streamThreshold is the number of new candidates past which refreshIndex
+// streams them to the index file instead of holding them all.
+var streamThreshold = 5000
+
 func (s *Store) saveIndex(exp string, idx *index) error {
+	return s.writeIndex(exp, func(w io.Writer) error { return encodeIndex(w, idx, nil) })
+}
+
+// streamIndex writes idx, calling fill on the entries listed in added just
+// before writing each, and dropping their records once written.
+func (s *Store) streamIndex(exp string, idx *index, added []int, fill func(*indexEntry) error) error {
+	next := 0
+	return s.writeIndex(exp, func(w io.Writer) error {
+		return encodeIndex(w, idx, func(k int) (func(), error) {
+			if next >= len(added) || added[next] != k {
+				return nil, nil
+			}
+			next++
+			if err := fill(&idx.entries[k]); err != nil {
+				return nil, err
+			}
+			return func() { idx.entries[k].record = evolve.Record{} }, nil
+		})
+	})
+}
+
+// writeIndex replaces the index of exp with what write produces: written
+// aside, then renamed over, so that readers see the old or the new file.
+func (s *Store) writeIndex(exp string, write func(io.Writer) error) error {
 	if s.evolveDir == "" {
 		var b bytes.Buffer
-		if err := encodeIndex(&b, idx); err != nil {
+		if err := write(&b); err != nil {
 			return err
 		}
 		s.memIndex[exp] = b.Bytes()
@@ -383,9 +447,12 @@ func (s *Store) saveIndex(exp string, idx *index) error {
 		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	err = encodeIndex(w, idx)
+	err = write(w)
 	if err == nil {
 		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Chmod(0o644)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -402,7 +469,9 @@ func (s *Store) saveIndex(exp string, idx *index) error {
 // The file: magic, version, schema fingerprint, notes tree, entry count,
 // then each entry as a length-prefixed record so that reading needs one
 // entry's bytes at a time.
-func encodeIndex(w io.Writer, idx *index) error {
+// before, when not nil, is called before entry k is encoded and may return
+// a function to call after.
+func encodeIndex(w io.Writer, idx *index, before func(k int) (func(), error)) error {
 	e := &encoder{}
 	e.raw(indexMagic)
 	e.uvarint(indexVersion)
@@ -415,8 +484,18 @@ func encodeIndex(w io.Writer, idx *index) error {
 	}
 	body := &encoder{}
 	for i := range idx.entries {
+		var after func()
+		if before != nil {
+			var err error
+			if after, err = before(i); err != nil {
+				return err
+			}
+		}
 		body.buf = body.buf[:0]
 		encodeEntry(body, &idx.entries[i])
+		if after != nil {
+			after()
+		}
 		e.buf = binary.AppendUvarint(e.buf[:0], uint64(len(body.buf)))
 		if _, err := w.Write(e.buf); err != nil {
 			return err
@@ -472,7 +551,7 @@ func decodeIndex(r *bufio.Reader) (*index, error) {
 		return nil, errCorrupt
 	}
 	idx.entries = make([]indexEntry, 0, n)
-	d := &decoder{intern: map[string]string{}}
+	d := &decoder{intern: newInternTable()}
 	var buf []byte
 	var scratch []evolve.Event
 	for k := uint64(0); k < n; k++ {

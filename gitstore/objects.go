@@ -173,3 +173,22 @@ func (s *Store) reindexed(err error) bool {
 	r.Reindex()
 	return true
 }
+
+// releaseObjectCaches drops go-git's object cache, open packs and pack
+// indexes (all reopened on the next read): after reading a large part of a
+// big repository they hold a hundred megabytes that are not needed any more
+// (the index of every object, the type of every offset visited).
+func (s *Store) releaseObjectCaches() {
+	if s.cache == nil {
+		return // only on-disk stores keep such caches
+	}
+	s.objMu.Lock()
+	defer s.objMu.Unlock()
+	s.cache.Clear()
+	if c, ok := s.st.(interface{ Close() error }); ok {
+		_ = c.Close() // closes the packs; they reopen on demand
+	}
+	if r, ok := s.st.(interface{ Reindex() }); ok {
+		r.Reindex()
+	}
+}

@@ -45,6 +45,7 @@ type Store struct {
 	repo   *git.Repository
 	st     storage.Storer
 	closer interface{ Close() error } // filesystem storage keeping pack descriptors open
+	cache  interface{ Clear() }       // its object cache
 
 	// objMu guards every call into st: go-git's storages are not safe for
 	// concurrent use.
@@ -94,8 +95,8 @@ func Open(path string) (*Store, error) {
 	}
 	// Reopen with pack descriptors kept open: go-git otherwise reopens the
 	// pack for every object it reads, which is several times slower.
-	st := filesystem.NewStorageWithOptions(dotFS, cache.NewObjectLRU(32*cache.MiByte),
-		filesystem.Options{KeepDescriptors: true})
+	objCache := cache.NewObjectLRU(32 * cache.MiByte)
+	st := filesystem.NewStorageWithOptions(dotFS, objCache, filesystem.Options{KeepDescriptors: true})
 	repo, err := git.Open(st, wt)
 	if err != nil {
 		return nil, fmt.Errorf("open repository at %s: %w", abs, err)
@@ -104,6 +105,7 @@ func Open(path string) (*Store, error) {
 	common := commonDir(gitDir)
 	s := newStore(repo, st)
 	s.closer = st
+	s.cache = objCache
 	s.root = root
 	s.gitDir = gitDir
 	s.evolveDir = filepath.Join(common, "evolve")

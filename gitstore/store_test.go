@@ -793,7 +793,7 @@ func TestCodecRoundTripsEveryEventField(t *testing.T) {
 	enc := &encoder{}
 	eventCodec.encode(enc, reflect.ValueOf(&e).Elem())
 	var got evolve.Event
-	d := &decoder{buf: enc.buf, intern: map[string]string{}}
+	d := &decoder{buf: enc.buf, intern: newInternTable()}
 	eventCodec.decode(d, reflect.ValueOf(&got).Elem())
 	if d.err != nil || d.off != len(enc.buf) {
 		t.Fatalf("decode: %v at %d of %d", d.err, d.off, len(enc.buf))
@@ -809,7 +809,7 @@ func TestCodecRoundTripsEveryEventField(t *testing.T) {
 	enc = &encoder{}
 	eventCodec.encode(enc, reflect.ValueOf(&z).Elem())
 	var gz evolve.Event
-	d = &decoder{buf: enc.buf, intern: map[string]string{}}
+	d = &decoder{buf: enc.buf, intern: newInternTable()}
 	eventCodec.decode(d, reflect.ValueOf(&gz).Elem())
 	if !reflect.DeepEqual(z, gz) {
 		t.Errorf("zero values: %#v\n%#v", z, gz)
@@ -861,4 +861,31 @@ func fillValue(t *testing.T, v reflect.Value, n int) {
 	default:
 		t.Fatalf("fillValue: add a case for %s", v.Type())
 	}
+}
+
+// TestStreamedIndexBuild builds the index the way a first run over a large
+// experiment does (streamed to the file) and compares with the in-memory way.
+func TestStreamedIndexBuild(t *testing.T) {
+	backends(t, func(t *testing.T, f *fixture) {
+		base := f.baseline(t)
+		for i := 0; i < 9; i++ {
+			id := f.candidate(t, base, fmt.Sprintf("S%d\n", i), i+1)
+			if i%2 == 0 {
+				if err := f.s.Append(ctx(t), id, evaluated(float64(i), t0.Add(time.Hour))); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		want := rebuilt(t, f)
+		defer func(n int) { streamThreshold = n }(streamThreshold)
+		streamThreshold = 3
+		got := rebuilt(t, f)
+		compareCandidates(t, got, want)
+		f.s.forgetMemo()
+		again, err := f.s.Candidates(ctx(t), testExp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compareCandidates(t, again, want)
+	})
 }

@@ -256,6 +256,9 @@ func (s *Store) Sync(ctx context.Context, opt SyncOptions) (SyncResult, error) {
 		if err := s.mergeFetchedNotes(ctx, opt, fetched, &res); err != nil {
 			return res, err
 		}
+		if need, err := s.needsPush(opt, fetched); err != nil || !need {
+			return res, err
+		}
 		rejected, err := s.pushRemote(ctx, tr, ep, opt, fetched, &res)
 		if err != nil {
 			return res, err
@@ -618,6 +621,32 @@ func (s *Store) mergeFetchedNotes(ctx context.Context, opt SyncOptions, remote *
 		res.Notes = "merged"
 	}
 	return nil
+}
+
+// needsPush tells from what the fetch saw whether the remote lacks a
+// candidate or our notes, so that a sync with nothing to publish opens no
+// push session (which costs another advertisement of every ref).
+func (s *Store) needsPush(opt SyncOptions, fetched *remoteRefs) (bool, error) {
+	ours, ok, err := s.refs.read(NotesRef.String())
+	if err != nil {
+		return false, err
+	}
+	if ok && ours != fetched.notes {
+		return true, nil
+	}
+	local, err := s.refs.names(opt.scopePrefix())
+	if err != nil {
+		return false, err
+	}
+	for _, e := range local {
+		if _, _, isCand := splitCandidateRef(e.name); !isCand {
+			continue
+		}
+		if _, has := fetched.refs[e.name]; !has {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // pushRemote runs step 3 of Sync. A non-empty rejection says why the

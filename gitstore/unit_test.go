@@ -143,7 +143,7 @@ func FuzzDecodeIndex(f *testing.F) {
 	rec := evolve.Fold([]evolve.Event{{V: 1, Exp: "x", Event: "evaluated", Status: "ok", Score: &score, Metrics: map[string]any{"a": []any{1.0}}}})
 	rec.Warnings = []evolve.ParseWarning{{Line: 2, Text: "bad"}}
 	idx := &index{entries: []indexEntry{{id: plumbing.NewHash(strings.Repeat("ab", 20)), subject: "s", record: rec}}}
-	if err := encodeIndex(&good, idx); err != nil {
+	if err := encodeIndex(&good, idx, nil); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(good.Bytes())

@@ -3,6 +3,7 @@ package sampling_test
 import (
 	"crypto/sha1"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -69,6 +70,9 @@ func BenchmarkSample100k(b *testing.B) {
 func benchSample(b *testing.B, pop []evolve.Candidate, name string) {
 	s := mustNew(b, configs()[name], "")
 	rng := seeded(1)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	start := cpuTime()
 	for b.Loop() {
 		sel, err := s.Sample(pop, 3, rng)
@@ -80,6 +84,8 @@ func benchSample(b *testing.B, pop []evolve.Candidate, name string) {
 	if used := cpuTime() - start; used > 0 {
 		b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.NumGC-before.NumGC)/float64(b.N), "gc/op")
 }
 
 // BenchmarkReadScores100k is the floor the samplers are measured against:

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/git-evolve/git-evolve/evolve"
 )
@@ -326,30 +325,41 @@ func latest(v *view, idx []int32, k int) []int32 {
 		return nil
 	}
 	type birth struct {
-		at time.Time
-		i  int32
+		sec  int64
+		nsec int32
+		i    int32
 	}
 	later := func(a, b birth) int {
-		if c := a.at.Compare(b.at); c != 0 {
-			return -c
+		if a.sec != b.sec {
+			return -cmp.Compare(a.sec, b.sec)
+		}
+		if a.nsec != b.nsec {
+			return -cmp.Compare(a.nsec, b.nsec)
 		}
 		return -cmp.Compare(a.i, b.i)
+	}
+	born := func(i int32) birth {
+		f := &v.feat[v.es[i].at]
+		return birth{f.sec, f.nsec, i}
 	}
 	var top []birth // latest first
 	if k > 64 {
 		top = make([]birth, len(idx))
 		for j, i := range idx {
-			top[j] = birth{v.cand(i).Time, i}
+			top[j] = born(i)
 		}
 		slices.SortFunc(top, later)
 	} else {
 		for _, i := range idx {
-			b := birth{v.cand(i).Time, i}
+			b := born(i)
 			if len(top) == k && later(b, top[k-1]) >= 0 {
 				continue
 			}
 			pos, _ := slices.BinarySearchFunc(top, b, later)
 			top = slices.Insert(top, pos, b)
+			if len(top) > k {
+				top = top[:k]
+			}
 		}
 	}
 	out := make([]int32, 0, k)

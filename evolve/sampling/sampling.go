@@ -109,11 +109,13 @@ type view struct {
 	buf     *scratch       // where es, ok and feat live; see release
 }
 
-// codeFeatures are what the proposed event says about the code, copied
-// while the event is in the cache anyway.
+// codeFeatures are what the island sampler needs of a candidate besides
+// its entry, copied while the candidate is in the cache anyway.
 type codeFeatures struct {
-	size   int64  // code_size; 0 = unknown
-	sketch string // parsed only for the members of the island sampled
+	sec    int64  // commit time: seconds since 1970
+	size   int64  // code_size of the proposed event; 0 = unknown
+	sketch string // sketch of the proposed event, parsed only for the members of the island sampled
+	nsec   int32  // commit time: nanoseconds
 }
 
 // entry is one candidate of a view.
@@ -268,7 +270,7 @@ func resize[T any](s []T, n int) []T {
 // used afterwards.
 func (v *view) release() {
 	if v.buf != nil {
-		clear(v.buf.feat) // drop the sketch strings, and start clean
+		clear(v.buf.feat) // let the population's sketch strings go
 		scratchPool.Put(v.buf)
 	}
 	*v = view{}
@@ -298,9 +300,12 @@ func (v *view) read(pop []evolve.Candidate, es []entry, base int, dir evolve.Dir
 		for i := range pop {
 			c := &pop[i]
 			es[i].island = int32(min(c.Island(), math.MaxInt32))
+			f := codeFeatures{sec: c.Time.Unix(), nsec: int32(c.Time.Nanosecond())}
 			if p := c.Proposed; p != nil {
-				v.feat[base+i] = codeFeatures{size: p.CodeSize, sketch: p.Sketch}
+				f.size = p.CodeSize
+				f.sketch = p.Sketch
 			}
+			v.feat[base+i] = f
 		}
 	}
 	for i := range pop {
@@ -466,24 +471,23 @@ func (v *view) best(idx []int32, k int, skip int32) []int32 {
 		}
 		return 1
 	}
-	if k > 64 { // many: sorting copies of the fitness beats insertions
-		type fi struct {
-			fit float64
-			i   int32
-		}
-		all := make([]fi, 0, len(idx))
+	if k > 64 { // many: select on copies of the fitness, then sort those
+		all := make([]fitIndex, 0, len(idx))
 		for _, i := range idx {
 			if i != skip {
-				all = append(all, fi{v.es[i].fit, i})
+				all = append(all, fitIndex{v.es[i].fit, i})
 			}
 		}
-		slices.SortFunc(all, func(a, b fi) int {
-			if a.fit != b.fit {
-				return -cmp.Compare(a.fit, b.fit)
+		k = min(k, len(all))
+		selectFirst(all, k)
+		all = all[:k]
+		slices.SortFunc(all, func(a, b fitIndex) int {
+			if a.before(b) {
+				return -1
 			}
-			return cmp.Compare(a.i, b.i)
+			return 1
 		})
-		top := make([]int32, min(k, len(all)))
+		top := make([]int32, k)
 		for j := range top {
 			top[j] = all[j].i
 		}
@@ -504,6 +508,57 @@ func (v *view) best(idx []int32, k int, skip int32) []int32 {
 		}
 	}
 	return top
+}
+
+// fitIndex is a candidate's fitness beside its index, for selections.
+type fitIndex struct {
+	fit float64
+	i   int32
+}
+
+// before is the order of view.better: higher fitness, then lower index.
+func (a fitIndex) before(b fitIndex) bool {
+	if a.fit != b.fit {
+		return a.fit > b.fit
+	}
+	return a.i < b.i
+}
+
+// selectFirst moves the k first of xs (in the order of before) to xs[:k], in
+// no particular order: quickselect, linear time on average. The indices make
+// every element distinct, so the order is total and the result unique.
+func selectFirst(xs []fitIndex, k int) {
+	lo, hi := 0, len(xs)
+	for hi-lo > 1 {
+		// The median of three as the pivot, moved to the end.
+		a, m, z := lo, lo+(hi-lo)/2, hi-1
+		if xs[m].before(xs[a]) {
+			xs[a], xs[m] = xs[m], xs[a]
+		}
+		if xs[z].before(xs[m]) {
+			xs[m], xs[z] = xs[z], xs[m]
+			if xs[m].before(xs[a]) {
+				xs[a], xs[m] = xs[m], xs[a]
+			}
+		}
+		xs[m], xs[z] = xs[z], xs[m]
+		pivot, store := xs[z], lo
+		for i := lo; i < z; i++ {
+			if xs[i].before(pivot) {
+				xs[i], xs[store] = xs[store], xs[i]
+				store++
+			}
+		}
+		xs[store], xs[z] = xs[z], xs[store]
+		switch {
+		case k < store:
+			hi = store
+		case k > store+1:
+			lo = store + 1
+		default:
+			return
+		}
+	}
 }
 
 // short is the abbreviated id used in explanations.

@@ -17,8 +17,8 @@ import (
 //
 // where norm scales fitness to [0, 1] over the evaluated candidates (min-max,
 // direction-aware) and N = 1 + the sum of the visits of the evaluated
-// candidates. Ties go to the smaller id. The choice of the parent does not use
-// the random source; the inspirations do.
+// candidates. Ties go to the better score, then the smaller id. The choice of
+// the parent does not use the random source; the inspirations do.
 //
 // A sample stays in flight until Release, so between a child's commit and the
 // Release of its parent that visit counts twice; it errs towards spreading.
@@ -119,8 +119,12 @@ func (s *UCB1) Sample(pop []evolve.Candidate, n int, rng *rand.Rand) (evolve.Sel
 	}
 	for rank, x := range top {
 		vi := visits(x.i)
+		ucb := fmtFloat(x.value)
+		if vi == 0 {
+			ucb = "inf (unvisited)"
+		}
 		line := fmt.Sprintf("  %d. %s norm %.3f visits %d (%d children + %d in flight) ucb %s",
-			rank+1, v.describe(x.i), x.norm, vi, v.es[x.i].children, vi-int(v.es[x.i].children), fmtFloat(x.value))
+			rank+1, v.describe(x.i), x.norm, vi, v.es[x.i].children, vi-int(v.es[x.i].children), ucb)
 		if x.i == parent {
 			line += "  <- parent"
 		}

@@ -97,3 +97,35 @@ func TestViewSortsAndDeduplicates(t *testing.T) {
 		})
 	}
 }
+
+// TestBestMatchesAFullSort checks both ways best finds the top k (insertion
+// for few, quickselect for many) against sorting everything, with ties.
+func TestBestMatchesAFullSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const n = 3000
+	v := &view{es: make([]entry, n)}
+	for i := range v.es {
+		v.es[i].fit = float64(rng.IntN(200)) // many ties
+	}
+	idx := make([]int32, 0, n)
+	for i := range int32(n) {
+		if rng.IntN(4) != 0 {
+			idx = append(idx, i)
+		}
+	}
+	skip := idx[len(idx)/2]
+	sorted := slices.DeleteFunc(slices.Clone(idx), func(i int32) bool { return i == skip })
+	slices.SortFunc(sorted, func(a, b int32) int {
+		if v.better(a, b) {
+			return -1
+		}
+		return 1
+	})
+	for _, k := range []int{0, 1, 5, 64, 65, 500, len(idx) - 1, len(idx) + 5} {
+		got := v.best(idx, k, skip)
+		want := sorted[:max(0, min(k, len(sorted)))]
+		if !slices.Equal(got, want) {
+			t.Errorf("best(k=%d) differs from the first %d of a full sort", k, len(want))
+		}
+	}
+}

@@ -196,8 +196,14 @@ func commands(sio *IO) []*cli.Command {
 		sampleCommand(sio),
 		demoCommand(sio),
 		cognitionCommand(sio),
+		syncCommand(sio),
 		configCommand(sio),
 		manCommand(sio),
+		reportCommand(sio),
+		commentCommand(sio),
+		prCommand(sio),
+		promoteCommand(sio),
+		actionCommand(sio),
 	}
 	for _, c := range cmds {
 		setUsage(c)

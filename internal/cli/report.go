@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/git-evolve/git-evolve/action"
 	"github.com/urfave/cli/v2"
