@@ -5,7 +5,7 @@
 //
 //   - the leaderboard report of an experiment (BuildReport), rendered as
 //     Markdown that always fits in a GitHub comment (Report.Markdown) or as
-//     JSON, and the body of a winner's pull request (PullRequestBody);
+//     JSON, and the title and body of a winner's pull request (PullRequestText);
 //   - a GitHub REST client on go-github (NewClient) that keeps one sticky
 //     comment per experiment per pull request (Client.UpsertComment) and
 //     opens or updates the pull request of a promoted candidate

@@ -40,6 +40,7 @@ type Repo struct {
 	Name  string
 }
 
+// String is "owner/name".
 func (r Repo) String() string { return r.Owner + "/" + r.Name }
 
 // ParseRepo reads "owner/name" (as in GITHUB_REPOSITORY).

@@ -385,7 +385,11 @@ func (r Report) render(s markdownShape) string {
 			// Keep the baseline and the n-1 nodes next to the best.
 			nodes = append(append([]Row(nil), nodes[0]), nodes[len(nodes)-(n-1):]...)
 		}
-		fmt.Fprintf(&b, "\n**Lineage of the best** (%d generations):\n\n```mermaid\ngraph TD\n", r.LineageLength-1)
+		gens := "generations"
+		if r.LineageLength == 2 {
+			gens = "generation"
+		}
+		fmt.Fprintf(&b, "\n**Lineage of the best** (%d %s from the baseline):\n\n```mermaid\ngraph TD\n", r.LineageLength-1, gens)
 		for i, w := range nodes {
 			label := w.Short
 			if w.Baseline {
@@ -503,6 +507,9 @@ func cutBytes(s string, n int) string {
 func fmtScore(s *float64) string {
 	if s == nil || math.IsNaN(*s) || math.IsInf(*s, 0) {
 		return "–"
+	}
+	if *s == 0 {
+		return "0" // not "-0"
 	}
 	return strconv.FormatFloat(*s, 'g', 6, 64)
 }

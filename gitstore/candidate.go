@@ -20,8 +20,8 @@ import (
 // parent's with req.Files written (nested directories created as needed;
 // an existing file keeps its mode), the ref refs/evolve/<exp>/<sha>, and the
 // proposed event as the note's first line. Exp, At and Event of the event
-// are filled when empty, and so are Parent, Title, Inspirations and Island
-// from the request. A file outside req.Allowed is refused with
+// are filled when empty, and so are Parent, Title, Motivation, Inspirations
+// and Island from the request. A file outside req.Allowed is refused with
 // ErrEditNotAllowed before anything is written.
 func (s *Store) Commit(ctx context.Context, req evolve.CommitRequest) (string, error) {
 	if err := CheckExperimentName(req.Exp); err != nil {
@@ -82,6 +82,7 @@ func (s *Store) Commit(ctx context.Context, req evolve.CommitRequest) (string, e
 	fill(&ev.Event, evolve.EventProposed)
 	fill(&ev.Parent, parent.String())
 	fill(&ev.Title, msg.Title)
+	fill(&ev.Motivation, msg.Motivation)
 	if ev.At.IsZero() {
 		ev.At = req.When
 	}

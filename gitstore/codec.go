@@ -31,7 +31,9 @@ func (e *encoder) varint(v int64)   { e.buf = binary.AppendVarint(e.buf, v) }
 func (e *encoder) str(s string)     { e.uvarint(uint64(len(s))); e.buf = append(e.buf, s...) }
 func (e *encoder) bytes(b []byte)   { e.uvarint(uint64(len(b))); e.buf = append(e.buf, b...) }
 func (e *encoder) raw(b []byte)     { e.buf = append(e.buf, b...) }
-func (e *encoder) float(f float64)  { e.buf = binary.LittleEndian.AppendUint64(e.buf, math.Float64bits(f)) }
+func (e *encoder) float(f float64) {
+	e.buf = binary.LittleEndian.AppendUint64(e.buf, math.Float64bits(f))
+}
 
 // decoder reads what encoder wrote. The first error sticks; reads after it
 // return zero values.

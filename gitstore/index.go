@@ -53,6 +53,7 @@ type index struct {
 	notesCommit plumbing.Hash // notes commit the records were read from
 	notesTree   plumbing.Hash // and its tree
 	entries     []indexEntry  // sorted by id
+	unsaved     int           // changes not yet in the saved index
 }
 
 type indexEntry struct {
@@ -158,6 +159,13 @@ func (s *Store) listCandidateRefs(exp string) ([]candidateRef, error) {
 }
 
 // refreshIndex brings the index of exp up to date with the refs and notes.
+//
+// Memory matters as much as time here (a listing of 100,000 candidates must
+// stay under 300 MB), so the work is ordered: first what changed is found
+// and read from git, knowing only the ids the saved index holds; then go-git's
+// caches are released; only then is the saved index decoded and the changes
+// merged in. A process that keeps the Store (the step loop) keeps the index
+// in memory between calls instead.
 func (s *Store) refreshIndex(ctx context.Context, exp string) (*index, error) {
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()
@@ -169,20 +177,38 @@ func (s *Store) refreshIndex(ctx context.Context, exp string) (*index, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	// What the cache knows: the whole index (memo), or the header and ids
+	// of the saved file, kept open so that a concurrent rewrite (a rename)
+	// cannot swap it between the two reads.
 	base := s.memo[exp]
-	if base == nil {
-		base = s.loadIndex(exp)
+	wasMemo := base != nil
+	var head index // notesCommit, notesTree of base
+	var baseIDs []plumbing.Hash
+	var src *indexSource
+	if base != nil {
+		head = index{notesCommit: base.notesCommit, notesTree: base.notesTree}
+		baseIDs = make([]plumbing.Hash, len(base.entries))
+		for i := range base.entries {
+			baseIDs[i] = base.entries[i].id
+		}
+	} else if src = s.openIndex(exp); src != nil {
+		defer src.close()
+		h, ids, err := src.peek()
+		if err == nil {
+			head, baseIDs = h, ids
+		} else {
+			src = nil
+		}
 	}
-	fresh := base == nil
-	if fresh {
-		base = &index{}
-	}
+	haveBase := base != nil || src != nil
+
 	// The tree of an unchanged notes commit is known: no object is read
 	// when nothing moved.
-	notesTree := base.notesTree
+	notesTree := head.notesTree
 	if !ok {
 		notesCommit, notesTree = plumbing.ZeroHash, plumbing.ZeroHash
-	} else if notesCommit != base.notesCommit {
+	} else if notesCommit != head.notesCommit {
 		c, err := s.readCommit(notesCommit)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", NotesRef, err)
@@ -190,66 +216,62 @@ func (s *Store) refreshIndex(ctx context.Context, exp string) (*index, error) {
 		notesTree = c.TreeHash
 	}
 	changes := noteChanges{}
-	if base.notesTree != notesTree {
-		changes, err = diffNotes(s, base.notesTree, notesTree)
-		if err != nil && !base.notesTree.IsZero() {
+	if head.notesTree != notesTree {
+		changes, err = diffNotes(s, head.notesTree, notesTree)
+		if err != nil && !head.notesTree.IsZero() {
 			// The tree the index was built from is gone (the notes ref was
 			// rewritten and git gc ran): start over.
-			base, fresh = &index{}, true
+			base, baseIDs, haveBase, src, head = nil, nil, false, nil, index{}
 			changes, err = diffNotes(s, plumbing.ZeroHash, notesTree)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
-	full := base.notesTree.IsZero() // changes then holds every note
+	full := head.notesTree.IsZero() // changes then holds every note
 
-	out := make([]indexEntry, 0, len(refs))
-	var added []int
-	dirty := 0
+	// Which candidates are new, gone, or have another note.
+	var added []indexEntry
+	var gone []plumbing.Hash
+	updated := map[plumbing.Hash]evolve.Record{}
 	i, j := 0, 0
-	for i < len(refs) || j < len(base.entries) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+	for i < len(refs) || j < len(baseIDs) {
 		var cmp int
 		switch {
 		case i >= len(refs):
 			cmp = 1
-		case j >= len(base.entries):
+		case j >= len(baseIDs):
 			cmp = -1
 		default:
-			cmp = bytes.Compare(refs[i].id[:], base.entries[j].id[:])
+			cmp = bytes.Compare(refs[i].id[:], baseIDs[j][:])
 		}
 		switch {
-		case cmp < 0: // a new candidate
-			r := refs[i]
-			i++
-			ok, err := s.checkCandidateRef(exp, r)
+		case cmp < 0:
+			ok, err := s.checkCandidateRef(exp, refs[i])
 			if err != nil {
 				return nil, err
 			}
 			if ok {
-				out = append(out, indexEntry{id: r.id})
-				added = append(added, len(out)-1)
+				added = append(added, indexEntry{id: refs[i].id})
 			}
-		case cmp > 0: // its ref is gone
+			i++
+		case cmp > 0:
+			gone = append(gone, baseIDs[j])
 			j++
-			dirty++
 		default:
-			e := base.entries[j]
+			id := baseIDs[j]
 			i, j = i+1, j+1
-			if blobs, changed := changes[e.id]; changed {
-				note, err := s.noteFromChange(notesTree, e.id, blobs)
+			if blobs, changed := changes[id]; changed {
+				note, err := s.noteFromChange(notesTree, id, blobs)
 				if err != nil {
 					return nil, err
 				}
-				e.record = foldNote(e.id, note)
-				dirty++
+				updated[id] = foldNote(id, note)
 			}
-			out = append(out, e)
 		}
 	}
+	dirty := len(added) + len(gone) + len(updated)
+
 	trees := map[plumbing.Hash][]object.TreeEntry{}
 	filled := 0
 	fill := func(e *indexEntry) error {
@@ -282,40 +304,114 @@ func (s *Store) refreshIndex(ctx context.Context, exp string) (*index, error) {
 		e.record = foldNote(e.id, note)
 		return nil
 	}
-	if len(added) > streamThreshold {
+	stream := len(added) > streamThreshold
+	if !stream {
+		for k := range added {
+			if err := fill(&added[k]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if base == nil && haveBase && (dirty > 0 || head.notesCommit != notesCommit) {
+		// Done with git for now: free what go-git holds before decoding.
+		s.releaseObjectCaches()
+		changes, trees = nil, nil
+		if !stream {
+			runtime.GC()
+		}
+	}
+	if base == nil && haveBase {
+		if base, err = src.decode(); err != nil || len(base.entries) != len(baseIDs) {
+			return nil, fmt.Errorf("read the index of %q: %w", exp, errCorrupt)
+		}
+	}
+	if base == nil {
+		base = &index{}
+	}
+
+	out := base.entries
+	var addedPos []int
+	if dirty > 0 {
+		out, addedPos = mergeEntries(base.entries, added, gone, updated)
+	}
+	idx := &index{notesCommit: notesCommit, notesTree: notesTree, entries: out, unsaved: base.unsaved + dirty}
+	if !haveBase || head.notesCommit != notesCommit {
+		idx.unsaved++ // the header moved at least
+	}
+	if stream {
 		// Many new candidates (a first run, a large fetch): write each entry
 		// to the index as soon as it is read and keep only its skeleton, then
 		// read the index back. The records are held once, compactly, rather
 		// than next to the garbage of reading them from git.
-		if err := s.streamIndex(exp, &index{notesCommit: notesCommit, notesTree: notesTree, entries: out}, added, fill); err != nil {
+		if err := s.streamIndex(exp, idx, addedPos, fill); err != nil {
 			return nil, err
 		}
 		s.releaseObjectCaches()
-		out, changes, trees = nil, nil, nil
+		idx, out, changes, trees, added = nil, nil, nil, nil, nil
 		runtime.GC() // return what reading git left behind before decoding
-		idx := s.loadIndex(exp)
-		if idx == nil {
+		if idx = s.loadIndex(exp); idx == nil {
 			return nil, fmt.Errorf("read back the index of %q: %w", exp, errCorrupt)
 		}
 		s.memo[exp] = idx
 		return idx, nil
 	}
-	for _, k := range added {
-		if err := fill(&out[k]); err != nil {
-			return nil, err
-		}
-		dirty++
-	}
-	if dirty == 0 && len(out) == len(base.entries) {
-		out = base.entries // same entries: keep one copy
-	}
-	idx := &index{notesCommit: notesCommit, notesTree: notesTree, entries: out}
 	s.memo[exp] = idx
-	if fresh || dirty > 256 || dirty*100 > len(out) || len(changes) > 4096 {
-		// The index is a cache: failing to save it costs time, not data.
-		_ = s.saveIndex(exp, idx)
+	// The first listing of a process saves any change, so that the next
+	// process starts lean; later ones (a long-running process) save now and
+	// then, and Close saves the rest.
+	if idx.unsaved > 0 && (!wasMemo || idx.unsaved > max(256, len(out)/100)) {
+		s.flushIndex(exp, idx)
 	}
 	return idx, nil
+}
+
+// mergeEntries returns base without the gone ids, with updated records, and
+// with added (sorted by id) inserted; addedPos are the places of the added
+// entries in the result.
+func mergeEntries(base, added []indexEntry, gone []plumbing.Hash, updated map[plumbing.Hash]evolve.Record) ([]indexEntry, []int) {
+	out := make([]indexEntry, 0, len(base)+len(added)-len(gone))
+	var addedPos []int
+	i, k, g := 0, 0, 0
+	for i < len(base) || k < len(added) {
+		if k < len(added) && (i >= len(base) || bytes.Compare(added[k].id[:], base[i].id[:]) < 0) {
+			addedPos = append(addedPos, len(out))
+			out = append(out, added[k])
+			k++
+			continue
+		}
+		e := base[i]
+		i++
+		for g < len(gone) && bytes.Compare(gone[g][:], e.id[:]) < 0 {
+			g++
+		}
+		if g < len(gone) && gone[g] == e.id {
+			continue
+		}
+		if r, ok := updated[e.id]; ok {
+			e.record = r
+		}
+		out = append(out, e)
+	}
+	return out, addedPos
+}
+
+// flushIndex saves idx; the index is a cache, so failing to save it costs
+// time later, not data.
+func (s *Store) flushIndex(exp string, idx *index) {
+	if s.saveIndex(exp, idx) == nil {
+		idx.unsaved = 0
+	}
+}
+
+// flushMemos saves the indexes kept in memory that have unsaved changes.
+func (s *Store) flushMemos() {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	for exp, idx := range s.memo {
+		if idx.unsaved > 0 {
+			s.flushIndex(exp, idx)
+		}
+	}
 }
 
 // checkCandidateRef verifies that a newly seen ref points to the commit it
@@ -376,25 +472,68 @@ func (s *Store) indexPath(exp string) string {
 	return filepath.Join(s.evolveDir, "index", exp+".idx")
 }
 
+// indexSource is a saved index being read: the open file, or the bytes an
+// in-memory store keeps.
+type indexSource struct {
+	f    *os.File
+	data []byte
+}
+
+func (s *Store) openIndex(exp string) *indexSource {
+	if s.evolveDir == "" {
+		if b, ok := s.memIndex[exp]; ok {
+			return &indexSource{data: b}
+		}
+		return nil
+	}
+	f, err := os.Open(s.indexPath(exp))
+	if err != nil {
+		return nil
+	}
+	return &indexSource{f: f}
+}
+
+func (src *indexSource) reader() (*bufio.Reader, error) {
+	if src.f == nil {
+		return bufio.NewReader(bytes.NewReader(src.data)), nil
+	}
+	if _, err := src.f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return bufio.NewReaderSize(src.f, 1<<20), nil
+}
+
+func (src *indexSource) peek() (index, []plumbing.Hash, error) {
+	r, err := src.reader()
+	if err != nil {
+		return index{}, nil, err
+	}
+	return peekIndex(r)
+}
+
+func (src *indexSource) decode() (*index, error) {
+	r, err := src.reader()
+	if err != nil {
+		return nil, err
+	}
+	return decodeIndex(r)
+}
+
+func (src *indexSource) close() {
+	if src != nil && src.f != nil {
+		src.f.Close()
+	}
+}
+
 // loadIndex reads the saved index of exp; nil when there is none or it
 // cannot be used (corrupt, another format), which means: rebuild.
 func (s *Store) loadIndex(exp string) *index {
-	var r io.Reader
-	if s.evolveDir == "" {
-		b, ok := s.memIndex[exp]
-		if !ok {
-			return nil
-		}
-		r = bytes.NewReader(b)
-	} else {
-		f, err := os.Open(s.indexPath(exp))
-		if err != nil {
-			return nil
-		}
-		defer f.Close()
-		r = f
+	src := s.openIndex(exp)
+	if src == nil {
+		return nil
 	}
-	idx, err := decodeIndex(bufio.NewReaderSize(r, 1<<20))
+	defer src.close()
+	idx, err := src.decode()
 	if err != nil {
 		return nil
 	}
@@ -531,26 +670,66 @@ func encodeEntry(e *encoder, en *indexEntry) {
 	}
 }
 
-func decodeIndex(r *bufio.Reader) (*index, error) {
+// readIndexHeader reads the header and returns the number of entries.
+func readIndexHeader(r *bufio.Reader) (index, uint64, error) {
 	head := make([]byte, len(indexMagic))
 	if _, err := io.ReadFull(r, head); err != nil || !bytes.Equal(head, indexMagic) {
-		return nil, errCorrupt
+		return index{}, 0, errCorrupt
 	}
 	if v, err := binary.ReadUvarint(r); err != nil || v != indexVersion {
-		return nil, errCorrupt
+		return index{}, 0, errCorrupt
 	}
 	var fixed [8 + 20 + 20]byte
 	if _, err := io.ReadFull(r, fixed[:]); err != nil || binary.LittleEndian.Uint64(fixed[:8]) != indexSchema {
-		return nil, errCorrupt
+		return index{}, 0, errCorrupt
 	}
-	idx := &index{}
+	var idx index
 	copy(idx.notesCommit[:], fixed[8:28])
 	copy(idx.notesTree[:], fixed[28:])
 	n, err := binary.ReadUvarint(r)
 	if err != nil || n > 1<<28 {
-		return nil, errCorrupt
+		return index{}, 0, errCorrupt
 	}
-	idx.entries = make([]indexEntry, 0, n)
+	return idx, n, nil
+}
+
+// peekIndex reads the header and the ids of the entries, skipping the rest.
+func peekIndex(r *bufio.Reader) (index, []plumbing.Hash, error) {
+	head, n, err := readIndexHeader(r)
+	if err != nil {
+		return index{}, nil, err
+	}
+	ids := make([]plumbing.Hash, 0, min(n, 1<<20))
+	for k := uint64(0); k < n; k++ {
+		size, err := binary.ReadUvarint(r)
+		if err != nil || size < 20 || size > 1<<30 {
+			return index{}, nil, errCorrupt
+		}
+		var id plumbing.Hash
+		if _, err := io.ReadFull(r, id[:]); err != nil {
+			return index{}, nil, errCorrupt
+		}
+		if _, err := r.Discard(int(size) - 20); err != nil {
+			return index{}, nil, errCorrupt
+		}
+		if k > 0 && bytes.Compare(ids[k-1][:], id[:]) >= 0 {
+			return index{}, nil, errCorrupt
+		}
+		ids = append(ids, id)
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		return index{}, nil, errCorrupt
+	}
+	return head, ids, nil
+}
+
+func decodeIndex(r *bufio.Reader) (*index, error) {
+	head, n, err := readIndexHeader(r)
+	if err != nil {
+		return nil, err
+	}
+	idx := &head
+	idx.entries = make([]indexEntry, 0, min(n, 1<<20))
 	d := &decoder{intern: newInternTable()}
 	var buf []byte
 	var scratch []evolve.Event

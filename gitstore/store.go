@@ -94,8 +94,10 @@ func Open(path string) (*Store, error) {
 		root = wt.Root()
 	}
 	// Reopen with pack descriptors kept open: go-git otherwise reopens the
-	// pack for every object it reads, which is several times slower.
-	objCache := cache.NewObjectLRU(32 * cache.MiByte)
+	// pack for every object it reads, which is several times slower. The
+	// object cache is small: a first listing of 100,000 candidates must stay
+	// under 300 MB, and go-git's pack indexes already take a hundred.
+	objCache := cache.NewObjectLRU(8 * cache.MiByte)
 	st := filesystem.NewStorageWithOptions(dotFS, objCache, filesystem.Options{KeepDescriptors: true})
 	repo, err := git.Open(st, wt)
 	if err != nil {
@@ -170,9 +172,11 @@ func (s *Store) GitDir() string { return s.gitDir }
 // the Store.
 func (s *Store) Repository() *git.Repository { return s.repo }
 
-// Close releases the pack file descriptors of an on-disk store. The Store
-// must not be used afterwards. It is a no-op for other stores.
+// Close saves the index changes a long-running Store kept in memory and
+// releases the pack file descriptors of an on-disk store. The Store must not
+// be used afterwards.
 func (s *Store) Close() error {
+	s.flushMemos()
 	if s.closer == nil {
 		return nil
 	}

@@ -889,3 +889,65 @@ func TestStreamedIndexBuild(t *testing.T) {
 		compareCandidates(t, again, want)
 	})
 }
+
+// TestIndexSaving: a process's first listing saves what changed, so the
+// next process starts from an up-to-date index; later listings of a
+// long-running store save on Close.
+func TestIndexSaving(t *testing.T) {
+	backends(t, func(t *testing.T, f *fixture) {
+		base := f.baseline(t)
+		id := f.candidate(t, base, "x\n", 1)
+		savedAt := func() plumbing.Hash {
+			t.Helper()
+			src := f.s.openIndex(testExp)
+			if src == nil {
+				t.Fatal("no saved index")
+			}
+			defer src.close()
+			head, _, err := src.peek()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return head.notesCommit
+		}
+		if _, err := f.s.Candidates(ctx(t), testExp); err != nil {
+			t.Fatal(err)
+		}
+		notes, _, _ := f.s.notesHead()
+		if savedAt() != notes {
+			t.Fatal("first listing did not save the index")
+		}
+		// Long-running: a small change stays in memory...
+		if err := f.s.Append(ctx(t), id, evaluated(1, t0.Add(time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.Candidates(ctx(t), testExp); err != nil {
+			t.Fatal(err)
+		}
+		if savedAt() != notes {
+			t.Fatal("a small change was saved at once by a long-running store")
+		}
+		// ...until Close (in-memory stores have nothing to close but save too).
+		f.s.flushMemos()
+		now, _, _ := f.s.notesHead()
+		if savedAt() != now {
+			t.Fatal("flush did not save the index")
+		}
+		// A new process (no memo) saves any change on its first listing.
+		f.s.forgetMemo()
+		if err := f.s.Append(ctx(t), id, evaluated(2, t0.Add(2*time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+		cs, err := f.s.Candidates(ctx(t), testExp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now, _, _ = f.s.notesHead()
+		if savedAt() != now {
+			t.Fatal("first listing after a change did not save")
+		}
+		if s, _ := findCandidate(t, cs, id).Score(); s != 2 {
+			t.Errorf("score = %v", s)
+		}
+	})
+}

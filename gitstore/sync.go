@@ -31,13 +31,15 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
-	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
+	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 // DefaultSyncAttempts bounds the fetch-merge-push rounds of Sync when
@@ -398,13 +400,21 @@ func (s *Store) fetchRemote(ctx context.Context, tr transport.Transport, ep *tra
 		creates []newRef
 		wants   []plumbing.Hash
 		wanted  = map[plumbing.Hash]bool{}
+		present map[plumbing.Hash]bool
 	)
 	want := func(h plumbing.Hash) {
-		if !wanted[h] && !s.hasObject(h) {
+		if !wanted[h] && !present[h] {
 			wanted[h] = true
 			wants = append(wants, h)
 		}
 	}
+	var check []plumbing.Hash
+	for name, h := range remote.refs {
+		if strings.HasPrefix(name, prefix) && !local[name] {
+			check = append(check, h)
+		}
+	}
+	present = s.presentObjects(append(check, remote.notes))
 	for _, name := range sortedNames(remote.refs) {
 		h := remote.refs[name]
 		if !strings.HasPrefix(name, prefix) || local[name] {
@@ -421,11 +431,12 @@ func (s *Store) fetchRemote(ctx context.Context, tr transport.Transport, ep *tra
 		creates = append(creates, newRef{name, h})
 		want(h)
 	}
+	candWants := wants
 	if !remote.notes.IsZero() {
 		want(remote.notes)
 	}
 	if len(wants) > 0 {
-		n, err := s.fetchPack(ctx, sess, ar, wants, s.fetchHaves(remote, local, opt.Remote))
+		n, err := s.fetchObjects(ctx, tr, ep, opt, sess, ar, remote, local, wants, candWants)
 		res.BytesReceived += n
 		if err != nil {
 			return nil, remoteError(opt.Remote, "fetch from", err)
@@ -483,37 +494,137 @@ func (s *Store) setRef(name plumbing.ReferenceName, h plumbing.Hash) error {
 	}
 }
 
+// haveAllLimit: with up to this many candidates in common, a fetch tells
+// the remote about all of them in one round. Beyond, telling costs more
+// than a round: the fetch first gets the notes, reads there the parents of
+// the candidates it wants, and then names only those (go-git's client
+// sends all its haves at once, without git's negotiation).
+const haveAllLimit = 1000
+
+// haveSet is what a fetch may tell the remote it has.
+type haveSet struct {
+	base       []plumbing.Hash // our notes (as they are and as last fetched), the remote's other refs we have
+	candidates []plumbing.Hash // the remote's candidates that are here too
+}
+
+func (h haveSet) all() []plumbing.Hash {
+	return append(append([]plumbing.Hash(nil), h.base...), h.candidates...)
+}
+
 // fetchHaves lists commits both sides have, so that the remote sends only
 // what is new: the remote's candidate refs that exist here (a candidate
 // ref names its commit), its other refs whose objects are here, and our
-// notes as they are and as last fetched.
-func (s *Store) fetchHaves(remote *remoteRefs, local map[string]bool, r Remote) []plumbing.Hash {
+// notes.
+func (s *Store) fetchHaves(remote *remoteRefs, local map[string]bool, r Remote) haveSet {
+	var hs haveSet
 	seen := map[plumbing.Hash]bool{}
-	var haves []plumbing.Hash
-	add := func(h plumbing.Hash) {
+	add := func(list *[]plumbing.Hash, h plumbing.Hash) {
 		if !h.IsZero() && !seen[h] {
 			seen[h] = true
-			haves = append(haves, h)
-		}
-	}
-	for _, name := range sortedNames(remote.refs) {
-		h := remote.refs[name]
-		if _, id, ok := splitCandidateRef(name); ok {
-			if local[name] && id == h.String() {
-				add(h)
-			}
-			continue
-		}
-		if s.hasObject(h) {
-			add(h)
+			*list = append(*list, h)
 		}
 	}
 	for _, ref := range []plumbing.ReferenceName{NotesRef, RemoteNotesRef(r.Name)} {
 		if h, ok, err := s.refs.read(ref.String()); err == nil && ok {
-			add(h)
+			add(&hs.base, h)
 		}
 	}
-	return haves
+	var others []plumbing.Hash
+	for _, name := range sortedNames(remote.refs) {
+		h := remote.refs[name]
+		if _, id, ok := splitCandidateRef(name); ok {
+			if local[name] && id == h.String() {
+				add(&hs.candidates, h)
+			}
+			continue
+		}
+		others = append(others, h)
+	}
+	present := s.presentObjects(others)
+	for _, h := range others {
+		if present[h] {
+			add(&hs.base, h)
+		}
+	}
+	return hs
+}
+
+// fetchObjects fetches wants (candWants of them candidates), in one round
+// or, when there are many candidates in common, in two (see haveAllLimit).
+func (s *Store) fetchObjects(ctx context.Context, tr transport.Transport, ep *transport.Endpoint, opt SyncOptions,
+	sess transport.UploadPackSession, ar *packp.AdvRefs, remote *remoteRefs, local map[string]bool, wants, candWants []plumbing.Hash) (int64, error) {
+	hs := s.fetchHaves(remote, local, opt.Remote)
+	notesWanted := len(wants) > len(candWants)
+	if len(hs.candidates) <= haveAllLimit || len(candWants) == 0 || !notesWanted {
+		return s.fetchPack(ctx, sess, ar, wants, hs.all())
+	}
+	// Round 1: the notes, which name each candidate's parent.
+	n, err := s.fetchPack(ctx, sess, ar, []plumbing.Hash{remote.notes}, hs.base)
+	if err != nil {
+		return n, err
+	}
+	haves := hs.all()
+	if parents, ok := s.parentsFromNotes(remote.notes, candWants); ok {
+		haves = append(hs.base, parents...)
+	}
+	// Round 2: the candidates, on a new session.
+	sess2, err := tr.NewUploadPackSession(ep, opt.Auth)
+	if err != nil {
+		return n, err
+	}
+	defer sess2.Close()
+	ar2, err := sess2.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		return n, err
+	}
+	n2, err := s.fetchPack(ctx, sess2, ar2, candWants, haves)
+	return n + n2, err
+}
+
+// parentsFromNotes reads, in the notes commit notes, the parent recorded
+// in the proposed event of each of wants, and returns those parents that
+// are not among wants themselves: present here, they are what the remote
+// needs to hear about. ok is false when one is unknown (a note without a
+// proposed event, or a parent that is not here).
+func (s *Store) parentsFromNotes(notes plumbing.Hash, wants []plumbing.Hash) (parents []plumbing.Hash, ok bool) {
+	c, err := s.readCommit(notes)
+	if err != nil {
+		return nil, false
+	}
+	wanted := make(map[plumbing.Hash]bool, len(wants))
+	for _, w := range wants {
+		wanted[w] = true
+	}
+	cache := map[plumbing.Hash][]object.TreeEntry{}
+	seen := map[plumbing.Hash]bool{}
+	var check []plumbing.Hash
+	for _, w := range wants {
+		blobs, err := noteBlobs(s, c.TreeHash, w, cache)
+		if err != nil || len(blobs) == 0 {
+			return nil, false
+		}
+		note, err := s.joinBlobs(blobs)
+		if err != nil {
+			return nil, false
+		}
+		r := foldNote(w, note)
+		if r.Proposed == nil || len(r.Proposed.Parent) != 40 || !isHex(r.Proposed.Parent) {
+			return nil, false
+		}
+		p := plumbing.NewHash(strings.ToLower(r.Proposed.Parent))
+		if wanted[p] || seen[p] {
+			continue
+		}
+		seen[p] = true
+		check = append(check, p)
+	}
+	present := s.presentObjects(check)
+	for _, p := range check {
+		if !present[p] {
+			return nil, false
+		}
+	}
+	return check, true
 }
 
 // fetchPack asks for wants, downloads the pack into a temporary file and
@@ -542,13 +653,22 @@ func (s *Store) fetchPack(ctx context.Context, sess transport.UploadPackSession,
 	case req.Capabilities.Supports(capability.Sideband):
 		r = sideband.NewDemuxer(sideband.Sideband, resp)
 	}
-	tmp, err := os.CreateTemp("", "git-evolve-fetch-*.pack")
+	// On disk the pack is downloaded next to where it may end up (a rename
+	// then installs it), under the name git gives its own temporary packs.
+	tmpDir := ""
+	if s.evolveDir != "" {
+		tmpDir = s.packDir()
+		if err := os.MkdirAll(tmpDir, 0o777); err != nil {
+			return 0, fmt.Errorf("create %s: %w", tmpDir, err)
+		}
+	}
+	tmp, err := os.CreateTemp(tmpDir, "tmp_pack_")
 	if err != nil {
 		return 0, fmt.Errorf("temporary pack file: %w", err)
 	}
 	defer func() {
 		tmp.Close()
-		os.Remove(tmp.Name())
+		os.Remove(tmp.Name()) // gone already when installed
 	}()
 	n, err := io.Copy(tmp, r)
 	if err != nil {
@@ -560,13 +680,35 @@ func (s *Store) fetchPack(ctx context.Context, sess transport.UploadPackSession,
 	return n, s.importPack(tmp)
 }
 
-// looseWriter hides the storage's PackfileWriter so that go-git's pack
-// parser stores each object as a loose object.
-type looseWriter struct{ storer.EncodedObjectStorer }
+// packDir is objects/pack of an on-disk repository.
+func (s *Store) packDir() string {
+	return filepath.Join(filepath.Dir(s.evolveDir), "objects", "pack")
+}
 
-// importPack stores the objects of the pack in f: loose when there are few
-// (visible at once to every process, like git's transfer.unpackLimit), as
-// a pack and its index otherwise.
+// presentObjects reports which of hs the repository has. It lists the packs
+// once (another process may have written some) rather than once per
+// missing object.
+func (s *Store) presentObjects(hs []plumbing.Hash) map[plumbing.Hash]bool {
+	s.objMu.Lock()
+	defer s.objMu.Unlock()
+	if r, ok := s.st.(interface{ Reindex() }); ok {
+		r.Reindex()
+	}
+	out := make(map[plumbing.Hash]bool, len(hs))
+	for _, h := range hs {
+		if !h.IsZero() && s.st.HasEncodedObject(h) == nil {
+			out[h] = true
+		}
+	}
+	return out
+}
+
+// importPack stores the objects of the pack in f so that, whenever the
+// process dies, an object present has everything it refers to present
+// too: the next sync then asks only for what is really missing. Few
+// objects are stored loose, each after those it refers to (like git's
+// transfer.unpackLimit); more are installed as a pack whose index is
+// renamed into place before the pack itself, both complete.
 func (s *Store) importPack(f *os.File) error {
 	var hdr [12]byte
 	if _, err := io.ReadFull(f, hdr[:]); err != nil {
@@ -579,20 +721,168 @@ func (s *Store) importPack(f *os.File) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
+	switch {
+	case count <= unpackLimit:
+		return s.storeLoose(f)
+	case s.evolveDir != "":
+		return s.installPack(f)
+	}
 	s.objMu.Lock()
 	defer s.objMu.Unlock()
-	if _, canPack := s.st.(storer.PackfileWriter); canPack && count > unpackLimit {
-		if err := packfile.UpdateObjectStorage(s.st, f); err != nil {
-			return fmt.Errorf("store fetched pack: %w", err)
-		}
-		return nil
+	if err := packfile.UpdateObjectStorage(s.st, f); err != nil {
+		return fmt.Errorf("store fetched pack: %w", err)
 	}
-	p, err := packfile.NewParserWithStorage(packfile.NewScanner(f), looseWriter{s.st})
+	return nil
+}
+
+// storeLoose parses the pack in memory and writes its objects one by one,
+// each after the objects of the pack it refers to.
+func (s *Store) storeLoose(f *os.File) error {
+	mem := memory.NewStorage()
+	p, err := packfile.NewParserWithStorage(packfile.NewScanner(f), mem)
 	if err != nil {
-		return fmt.Errorf("store fetched objects: %w", err)
+		return fmt.Errorf("read fetched pack: %w", err)
 	}
 	if _, err := p.Parse(); err != nil {
-		return fmt.Errorf("store fetched objects: %w", err)
+		return fmt.Errorf("read fetched pack: %w", err)
+	}
+	objs := map[plumbing.Hash]plumbing.EncodedObject{}
+	var hashes []plumbing.Hash
+	iter, err := mem.IterEncodedObjects(plumbing.AnyObject)
+	if err != nil {
+		return err
+	}
+	if err := iter.ForEach(func(o plumbing.EncodedObject) error {
+		objs[o.Hash()] = o
+		hashes = append(hashes, o.Hash())
+		return nil
+	}); err != nil {
+		return err
+	}
+	sort.Slice(hashes, func(i, j int) bool { return hashes[i].String() < hashes[j].String() })
+	var order []plumbing.Hash
+	done := map[plumbing.Hash]bool{}
+	var visit func(h plumbing.Hash) error
+	visit = func(h plumbing.Hash) error {
+		o, ok := objs[h]
+		if !ok || done[h] {
+			return nil
+		}
+		done[h] = true
+		deps, err := objectRefs(o)
+		if err != nil {
+			return fmt.Errorf("read fetched object %s: %w", h, err)
+		}
+		for _, d := range deps {
+			if err := visit(d); err != nil {
+				return err
+			}
+		}
+		order = append(order, h)
+		return nil
+	}
+	for _, h := range hashes {
+		if err := visit(h); err != nil {
+			return err
+		}
+	}
+	s.objMu.Lock()
+	defer s.objMu.Unlock()
+	for _, h := range order {
+		if _, err := s.storeLocked(objs[h]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// objectRefs lists the objects o refers to: a tree's entries (gitlinks
+// excepted), a commit's tree and parents, a tag's target.
+func objectRefs(o plumbing.EncodedObject) ([]plumbing.Hash, error) {
+	switch o.Type() {
+	case plumbing.TreeObject:
+		var t object.Tree
+		if err := t.Decode(o); err != nil {
+			return nil, err
+		}
+		var out []plumbing.Hash
+		for _, e := range t.Entries {
+			if e.Mode != filemode.Submodule {
+				out = append(out, e.Hash)
+			}
+		}
+		return out, nil
+	case plumbing.CommitObject:
+		var c object.Commit
+		if err := c.Decode(o); err != nil {
+			return nil, err
+		}
+		return append([]plumbing.Hash{c.TreeHash}, c.ParentHashes...), nil
+	case plumbing.TagObject:
+		var t object.Tag
+		if err := t.Decode(o); err != nil {
+			return nil, err
+		}
+		return []plumbing.Hash{t.Target}, nil
+	}
+	return nil, nil
+}
+
+// installPack indexes the pack in f (a temporary file in objects/pack) and
+// installs it as pack-<checksum>.pack: the index first, written to a
+// temporary file and renamed, then the pack. A pack without its index
+// would break go-git's reads; an index without its pack is ignored by git
+// and go-git alike.
+func (s *Store) installPack(f *os.File) error {
+	w := new(idxfile.Writer)
+	p, err := packfile.NewParser(packfile.NewScanner(f), w)
+	if err != nil {
+		return fmt.Errorf("index fetched pack: %w", err)
+	}
+	sum, err := p.Parse()
+	if err != nil {
+		return fmt.Errorf("index fetched pack: %w", err)
+	}
+	idx, err := w.Index()
+	if err != nil {
+		return fmt.Errorf("index fetched pack: %w", err)
+	}
+	dir := s.packDir()
+	base := filepath.Join(dir, "pack-"+sum.String())
+	if _, err := os.Stat(base + ".idx"); err != nil {
+		tmpIdx, err := os.CreateTemp(dir, "tmp_idx_")
+		if err != nil {
+			return fmt.Errorf("write pack index: %w", err)
+		}
+		_, err = idxfile.NewEncoder(tmpIdx).Encode(idx)
+		if err == nil {
+			err = tmpIdx.Sync()
+		}
+		if cerr := tmpIdx.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			os.Chmod(tmpIdx.Name(), 0o444)
+			err = os.Rename(tmpIdx.Name(), base+".idx")
+		}
+		if err != nil {
+			os.Remove(tmpIdx.Name())
+			return fmt.Errorf("write pack index %s.idx: %w", base, err)
+		}
+	}
+	if _, err := os.Stat(base + ".pack"); err != nil {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("write pack %s.pack: %w", base, err)
+		}
+		os.Chmod(f.Name(), 0o444)
+		if err := os.Rename(f.Name(), base+".pack"); err != nil {
+			return fmt.Errorf("install pack %s.pack: %w", base, err)
+		}
+	}
+	s.objMu.Lock()
+	defer s.objMu.Unlock()
+	if r, ok := s.st.(interface{ Reindex() }); ok {
+		r.Reindex()
 	}
 	return nil
 }
@@ -890,12 +1180,15 @@ func (s *Store) objectsToSend(ctx context.Context, tips []plumbing.Hash, remote 
 			return nil, err
 		}
 	}
+	var seeds []plumbing.Hash
 	for _, name := range sortedNames(remote.refs) {
-		h := remote.refs[name]
-		if strings.HasPrefix(name, RefPrefix) || flags[h]&walkRemote != 0 {
-			continue
+		if !strings.HasPrefix(name, RefPrefix) {
+			seeds = append(seeds, remote.refs[name])
 		}
-		if !s.hasObject(h) {
+	}
+	present := s.presentObjects(seeds)
+	for _, h := range seeds {
+		if !present[h] || flags[h]&walkRemote != 0 {
 			continue
 		}
 		flags[h] |= walkRemote

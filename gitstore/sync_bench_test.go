@@ -104,7 +104,7 @@ func syncBenchTip(b *testing.B, s *gitstore.Store) string {
 // n candidates (a random tree of them, each with proposed and evaluated
 // events in one notes commit written by git fast-import), and a bare
 // remote holding the same refs and notes, as after a sync.
-func syncBenchFixture(b *testing.B, n int) (s *gitstore.Store, dir, remote string) {
+func syncBenchFixture(b testing.TB, n int) (s *gitstore.Store, dir, remote string) {
 	b.Helper()
 	s, dir = syncRepo(b, "")
 	base := syncBaseline(b, s)

@@ -109,12 +109,12 @@ func syncRepo(t testing.TB, remote string) (*gitstore.Store, string) {
 	return syncOpen(t, dir), dir
 }
 
-// syncClone clones remote with the git CLI (which brings main only) and
-// opens the clone.
+// syncClone clones remote with the git CLI as over a network (it brings
+// main and its objects only) and opens the clone.
 func syncClone(t testing.TB, remote string) (*gitstore.Store, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "clone")
-	syncGit(t, filepath.Dir(dir), "clone", "-q", remote, dir)
+	syncGit(t, filepath.Dir(dir), "clone", "-q", "--no-local", remote, dir)
 	return syncOpen(t, dir), dir
 }
 
@@ -272,7 +272,11 @@ func TestSyncBetweenClonesConverges(t *testing.T) {
 	syncRun(t, a, syncOptions(t, a, "origin"))
 
 	b, dirB := syncClone(t, remote)
+	packsBefore := syncPacks(t, dirB)
 	res := syncRun(t, b, syncOptions(t, b, "origin"))
+	if got := syncPacks(t, dirB); got != packsBefore+1 {
+		t.Errorf("the first fetch (%d candidates) left %d packs, want %d: more objects than the unpack limit make a pack", len(fromA)+1, got, packsBefore+1)
+	}
 	if len(res.Fetched) != len(fromA)+1 || res.Notes != "fast-forward" || len(res.Pushed) != 0 || res.NotesPushed {
 		t.Fatalf("first sync of the clone = %+v, want %d candidates fetched and the notes fast-forwarded", res, len(fromA)+1)
 	}
@@ -303,8 +307,12 @@ func TestSyncBetweenClonesConverges(t *testing.T) {
 	if len(r.Pushed) != 4 || len(r.Fetched) != 3 || r.Notes != "merged" || !r.NotesPushed {
 		t.Errorf("B's sync = %+v, want 3 fetched, 4 pushed, notes merged and pushed", r)
 	}
+	packsA := syncPacks(t, dirA)
 	if r := syncRun(t, a, syncOptions(t, a, "origin")); len(r.Fetched) != 4 || r.Notes != "fast-forward" || r.NotesPushed {
 		t.Errorf("A's last sync = %+v, want B's 4 candidates and a fast-forward", r)
+	}
+	if got := syncPacks(t, dirA); got != packsA {
+		t.Errorf("a small fetch made a pack (%d packs, were %d): few objects are stored loose", got, packsA)
 	}
 
 	if ra, rb := syncRefs(t, dirA), syncRefs(t, dirB); strings.Join(ra, "\n") != strings.Join(rb, "\n") || len(ra) != 1+40+3+4 {
@@ -332,6 +340,18 @@ func TestSyncBetweenClonesConverges(t *testing.T) {
 	for _, d := range []string{dirA, dirB, remote} {
 		syncFsck(t, d)
 	}
+}
+
+// syncPacks counts the pack files of the repository at dir; an index
+// without its pack, or the reverse, fails t.
+func syncPacks(t testing.TB, dir string) int {
+	t.Helper()
+	packs, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "pack-*.pack"))
+	idxs, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "pack-*.idx"))
+	if len(packs) != len(idxs) {
+		t.Errorf("%s: %d packs but %d indexes", dir, len(packs), len(idxs))
+	}
+	return len(packs)
 }
 
 func countEvents(r evolve.Record, kind string) int {
@@ -654,4 +674,59 @@ func TestSyncOverHTTPWithToken(t *testing.T) {
 	if len(res.Fetched) != len(ids)+1 || res.Notes != "fast-forward" {
 		t.Errorf("fetch over http = %+v", res)
 	}
+}
+
+// Fetching a few candidates from an experiment of more than haveAllLimit
+// (1000) candidates takes two rounds: the notes first, which name the new
+// candidates' parents, then the candidates, telling the remote only about
+// those parents rather than about every candidate in common.
+func TestSyncFetchFromALargeExperiment(t *testing.T) {
+	writer, _, remote := syncBenchFixture(t, 1200)
+	readerDir := filepath.Join(t.TempDir(), "reader")
+	syncGit(t, filepath.Dir(readerDir), "clone", "-q", "--mirror", remote, filepath.Join(readerDir, ".git"))
+	syncGit(t, readerDir, "config", "--bool", "core.bare", "false")
+	reader := syncOpen(t, readerDir)
+
+	cands, err := writer.Candidates(context.Background(), syncExp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := cands[len(cands)/3].ID
+	fresh := append(syncCandidates(t, writer, old, 2, "old"), syncCandidates(t, writer, cands[len(cands)-1].ID, 1, "tip")...)
+	if r := syncRun(t, writer, syncOptions(t, writer, remote)); len(r.Pushed) != 3 {
+		t.Fatalf("writer's sync = %+v", r)
+	}
+
+	trace := filepath.Join(t.TempDir(), "packets")
+	t.Setenv("GIT_TRACE_PACKET", trace)
+	res := syncRun(t, reader, syncOptions(t, reader, remote))
+	os.Unsetenv("GIT_TRACE_PACKET")
+	if len(res.Fetched) != 3 || res.Notes != "fast-forward" {
+		t.Fatalf("reader's sync = %+v, want 3 candidates and a fast-forward", res)
+	}
+	packets, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	haves := strings.Count(string(packets), "upload-pack< have ")
+	wants := strings.Count(string(packets), "upload-pack< want ")
+	if wants != 4 || haves > 10 {
+		t.Errorf("the remote received %d wants and %d haves, want 4 (the notes, then 3 candidates) and a handful", wants, haves)
+	}
+	if res.BytesReceived > 64<<10 {
+		t.Errorf("received %d bytes for 3 candidates", res.BytesReceived)
+	}
+	got, err := reader.Candidates(context.Background(), syncExp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(cands)+3 {
+		t.Errorf("reader has %d candidates, want %d", len(got), len(cands)+3)
+	}
+	for _, id := range fresh {
+		if rec, err := reader.Events(context.Background(), id); err != nil || rec.Status() != evolve.StatusOK {
+			t.Errorf("candidate %s in the reader: %v, %v", id[:8], rec.Status(), err)
+		}
+	}
+	syncFsck(t, readerDir)
 }

@@ -45,6 +45,7 @@ func run(args []string, stdout io.Writer) error {
 	top := fs.Int("top", 20, "log: rows")
 	runs := fs.Int("runs", 5, "compare: runs of each command")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	verbose := fs.Bool("v", false, "log: print where the time goes to stderr")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -74,7 +75,7 @@ func run(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "fixture: %d candidates in %s (%s)\n", *n, *dir, time.Since(start).Round(time.Millisecond))
 		return nil
 	case "log":
-		return logTop(*dir, *exp, *top, stdout)
+		return logTop(*dir, *exp, *top, *verbose, stdout)
 	case "record":
 		if *n == 0 {
 			*n = 50
@@ -88,15 +89,24 @@ func run(args []string, stdout io.Writer) error {
 
 // logTop prints the leaderboard the way `git evolve log --top N` does:
 // every candidate folded, ranked, the first N printed.
-func logTop(dir, exp string, top int, w io.Writer) error {
+func logTop(dir, exp string, top int, verbose bool, w io.Writer) error {
+	start := time.Now()
 	s, err := gitstore.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	opened := time.Now()
 	cs, err := s.Candidates(context.Background(), exp)
 	if err != nil {
 		return err
+	}
+	listed := time.Now()
+	if verbose {
+		defer func() {
+			fmt.Fprintf(os.Stderr, "open %s, Candidates %s (%d), rank+print %s\n", opened.Sub(start).Round(time.Millisecond),
+				listed.Sub(opened).Round(time.Millisecond), len(cs), time.Since(listed).Round(time.Millisecond))
+		}()
 	}
 	var base float64
 	for _, c := range cs {
@@ -186,6 +196,7 @@ func pct(d []time.Duration, p int) time.Duration {
 // measured is one run of a command.
 type measured struct {
 	wall  time.Duration
+	cpu   time.Duration // user + system
 	maxKB int64
 	bytes int64
 }
@@ -205,6 +216,7 @@ func measure(dir string, name string, args ...string) (measured, error) {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		m.maxKB = int64(ru.Maxrss)
 	}
+	m.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return m, nil
 }
 
@@ -241,16 +253,27 @@ func compare(dir, exp string, runs int, w io.Writer) error {
 		ours, theirs = append(ours, o), append(theirs, g)
 	}
 	mo, mg := medianOf(ours), medianOf(theirs)
+	co, cg := medianCPU(ours), medianCPU(theirs)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "command\tmedian wall\tpeak RSS\tstdout\n")
-	fmt.Fprintf(tw, "storebench log --top 20 (first run)\t%s\t%d MB\t\n", warm.wall.Round(time.Millisecond), warm.maxKB/1024)
-	fmt.Fprintf(tw, "storebench log --top 20\t%s\t%d MB\t%d B\n", mo.wall.Round(time.Millisecond), maxRSS(ours)/1024, mo.bytes)
-	fmt.Fprintf(tw, "git %s\t%s\t%d MB\t%d B\n", strings.Join(gitArgs, " "), mg.wall.Round(time.Millisecond), maxRSS(theirs)/1024, mg.bytes)
+	fmt.Fprintf(tw, "command\tmedian wall\tmedian cpu\tpeak RSS\tstdout\n")
+	fmt.Fprintf(tw, "storebench log --top 20 (first run)\t%s\t%s\t%d MB\t\n", warm.wall.Round(time.Millisecond), warm.cpu.Round(time.Millisecond), warm.maxKB/1024)
+	fmt.Fprintf(tw, "storebench log --top 20\t%s\t%s\t%d MB\t%d B\n", mo.wall.Round(time.Millisecond), co.Round(time.Millisecond), maxRSS(ours)/1024, mo.bytes)
+	fmt.Fprintf(tw, "git %s\t%s\t%s\t%d MB\t%d B\n", strings.Join(gitArgs, " "), mg.wall.Round(time.Millisecond), cg.Round(time.Millisecond), maxRSS(theirs)/1024, mg.bytes)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "ratio git-evolve/git: %.2f (runs=%d; below 1 means faster than git)\n", float64(mo.wall)/float64(mg.wall), runs)
+	fmt.Fprintf(w, "ratio git-evolve/git: wall %.2f, cpu %.2f (median of %d alternating runs; below 1 means faster than git)\n",
+		float64(mo.wall)/float64(mg.wall), float64(co)/float64(cg), runs)
 	return nil
+}
+
+func medianCPU(ms []measured) time.Duration {
+	var c []time.Duration
+	for _, m := range ms {
+		c = append(c, m.cpu)
+	}
+	slices.Sort(c)
+	return c[len(c)/2]
 }
 
 func medianOf(ms []measured) measured {

@@ -39,7 +39,9 @@ const maxCells = 1 << 40
 //     counts the candidates that carry an island (any status) and F the samples
 //     of this Island still in flight; so islands take turns, and a resumed run
 //     or another machine continues the same sequence. Selection.Island says
-//     which; the parent is sampled from that island.
+//     which; the parent is sampled from that island. (Between a child's
+//     commit and the Release of its sample, it counts twice: with several
+//     workers a turn is occasionally skipped.)
 //   - Generations and migration. An island's generation is the number of
 //     candidates it is home to (any status). Each time it passes a multiple of
 //     migration_interval, its best migration_rate fraction (rounded up) of the
@@ -339,8 +341,8 @@ func latest(v *view, idx []int32, k int) []int32 {
 		return -cmp.Compare(a.i, b.i)
 	}
 	born := func(i int32) birth {
-		f := &v.feat[v.es[i].at]
-		return birth{f.sec, f.nsec, i}
+		t := v.cand(i).Time
+		return birth{t.Unix(), int32(t.Nanosecond()), i}
 	}
 	var top []birth // latest first
 	if k > 64 {
@@ -392,19 +394,40 @@ func mergeSorted(a, b []int32) []int32 {
 // grid computes the feature values, cells and cell elites of the island.
 func (s *Island) grid(v *view, is *island) {
 	nf := len(s.cfg.Features)
+	// One pass over the members' proposed events for what the features need.
+	var size []int64
+	var sketch []uint64
+	var has []bool
+	needSize := slices.Contains(s.cfg.Features, FeatureComplexity)
+	needSketch := slices.Contains(s.cfg.Features, FeatureDiversity)
+	if needSize || needSketch {
+		size = make([]int64, len(is.members))
+		sketch = make([]uint64, len(is.members))
+		has = make([]bool, len(is.members))
+		inParallel(len(is.members), func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				if p := v.cand(is.members[j]).Proposed; p != nil {
+					size[j] = p.CodeSize
+					if needSketch {
+						sketch[j], has[j] = parseSketch(p.Sketch)
+					}
+				}
+			}
+		})
+	}
 	vals := make([][]float64, nf) // per feature, per member
 	for f, name := range s.cfg.Features {
 		col := make([]float64, len(is.members))
 		switch name {
 		case FeatureComplexity:
-			for j, i := range is.members {
+			for j := range is.members {
 				col[j] = math.NaN()
-				if size := v.feat[v.es[i].at].size; size > 0 {
-					col[j] = float64(size)
+				if size[j] > 0 {
+					col[j] = float64(size[j])
 				}
 			}
 		case FeatureDiversity:
-			s.diversity(v, is.members, col)
+			diversity(v, is.members, sketch, has, col)
 		default:
 			for j, i := range is.members {
 				col[j] = metric(v.cand(i), name)
@@ -424,46 +447,66 @@ func (s *Island) grid(v *view, is *island) {
 	}
 	is.values = vals
 	is.cells = make([]uint64, len(is.members))
-	elite := map[uint64]int32{}
-	for j, i := range is.members {
+	for j := range is.members {
 		var key uint64
 		for f := range nf {
 			b := 0
-			if x := vals[f][j]; !math.IsNaN(x) && hi[f] > lo[f] {
-				b = min(bins-1, int((x-lo[f])/(hi[f]-lo[f])*float64(bins)))
+			// t is in [0, 1]; NaN (a missing value, or a range too wide to
+			// subtract) goes to the first bin.
+			if t := (vals[f][j] - lo[f]) / (hi[f] - lo[f]); t > 0 {
+				b = min(bins-1, int(t*float64(bins)))
 			}
 			key = key*uint64(bins) + uint64(b)
 		}
 		is.cells[j] = key
-		if e, ok := elite[key]; !ok || v.better(i, e) {
-			elite[key] = i
+	}
+	// The elite of each cell: a table for small grids, a map for large ones.
+	var elites []int32
+	if cells := math.Pow(float64(bins), float64(nf)); cells <= 1<<16 {
+		table := make([]int32, int(cells))
+		for c := range table {
+			table[c] = -1
+		}
+		for j, i := range is.members {
+			if e := table[is.cells[j]]; e < 0 || v.better(i, e) {
+				table[is.cells[j]] = i
+			}
+		}
+		for _, e := range table {
+			if e >= 0 {
+				elites = append(elites, e)
+			}
+		}
+	} else {
+		table := map[uint64]int32{}
+		for j, i := range is.members {
+			if e, ok := table[is.cells[j]]; !ok || v.better(i, e) {
+				table[is.cells[j]] = i
+			}
+		}
+		for _, e := range table {
+			elites = append(elites, e)
 		}
 	}
-	is.elites = make([]int32, 0, len(elite))
-	for _, e := range elite {
-		is.elites = append(is.elites, e)
-	}
-	slices.Sort(is.elites)
+	slices.Sort(elites)
+	is.elites = elites
 }
 
 // diversity fills col with the mean Hamming distance (over 64) of each
-// member's sketch to the sketches of the island's best other members.
-func (s *Island) diversity(v *view, members []int32, col []float64) {
-	sketch := make([]uint64, len(members))
-	has := make([]bool, len(members))
+// member's sketch to the sketches of the island's best other members
+// (sketch and has are per member).
+func diversity(v *view, members []int32, sketch []uint64, has []bool, col []float64) {
 	var withSketch []int32
-	pos := make(map[int32]int, diversityRefs+1)
 	for j, i := range members {
-		sketch[j], has[j] = parseSketch(v.feat[v.es[i].at].sketch)
 		if has[j] {
 			withSketch = append(withSketch, i)
 		}
 	}
 	refs := v.best(withSketch, diversityRefs+1, -1)
-	for j, i := range members {
-		if slices.Contains(refs, i) {
-			pos[i] = j
-		}
+	refSketch := make([]uint64, len(refs))
+	for r, i := range refs {
+		j, _ := slices.BinarySearch(members, i)
+		refSketch[r] = sketch[j]
 	}
 	for j, i := range members {
 		col[j] = math.NaN()
@@ -471,11 +514,11 @@ func (s *Island) diversity(v *view, members []int32, col []float64) {
 			continue
 		}
 		sum, n := 0, 0
-		for _, r := range refs {
-			if r == i || n == diversityRefs {
+		for r, ri := range refs {
+			if ri == i || n == diversityRefs {
 				continue
 			}
-			sum += bits.OnesCount64(sketch[j] ^ sketch[pos[r]])
+			sum += bits.OnesCount64(sketch[j] ^ refSketch[r])
 			n++
 		}
 		col[j] = 0

@@ -28,6 +28,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/git-evolve/git-evolve/evolve"
 )
@@ -95,27 +96,18 @@ func checkDirection(dir evolve.Direction) (evolve.Direction, error) {
 // hold what later steps need of every candidate; only then is it sorted.
 type view struct {
 	pop     []evolve.Candidate
-	es      []entry        // sorted by id, one per id
-	ok      []int32        // indices of the entries that may be parents, ascending
-	lo, hi  float64        // fitness range over ok
-	scale   float64        // 1/(hi-lo), computed so that it never overflows
-	half    bool           // hi-lo overflows: normalise halves
-	dups    int            // entries dropped as duplicates
-	noID    int            // entries dropped for an empty id
-	pending int            // candidates not evaluated yet
-	failed  int            // failed, timed out, invalid or without a finite score
-	hex     bool           // every id is lowercase hex: keys are hexKey, else byteKey
-	feat    []codeFeatures // by index in the population, when asked for islands
-	buf     *scratch       // where es, ok and feat live; see release
-}
-
-// codeFeatures are what the island sampler needs of a candidate besides
-// its entry, copied while the candidate is in the cache anyway.
-type codeFeatures struct {
-	sec    int64  // commit time: seconds since 1970
-	size   int64  // code_size of the proposed event; 0 = unknown
-	sketch string // sketch of the proposed event, parsed only for the members of the island sampled
-	nsec   int32  // commit time: nanoseconds
+	es      []entry  // sorted by id, one per id
+	ok      []int32  // indices of the entries that may be parents, ascending
+	lo, hi  float64  // fitness range over ok
+	scale   float64  // 1/(hi-lo), computed so that it never overflows
+	half    bool     // hi-lo overflows: normalise halves
+	dups    int      // entries dropped as duplicates
+	noID    int      // entries dropped for an empty id
+	pending int      // candidates not evaluated yet
+	failed  int      // failed, timed out, invalid or without a finite score
+	hex     bool     // every id is lowercase hex: keys are hexKey, else byteKey
+	islands bool     // entries hold their island
+	buf     *scratch // where es and ok live; see release
 }
 
 // entry is one candidate of a view.
@@ -177,27 +169,16 @@ func byteKey(id string) uint64 {
 // candidates that may be parents; withIsland also copies their islands. It
 // never modifies pop.
 func newView(pop []evolve.Candidate, dir evolve.Direction, withIsland bool) *view {
-	v := &view{pop: pop, hex: true, buf: scratchPool.Get().(*scratch)}
-	if withIsland {
-		v.feat = resize(v.buf.feat, len(pop))
-		v.buf.feat = v.feat
-	}
-	// Reading 100,000 candidates scattered in memory waits on memory, not on
-	// the processor: large populations are read by several goroutines.
+	v := &view{pop: pop, hex: true, islands: withIsland, buf: scratchPool.Get().(*scratch)}
 	es := resize(v.buf.es, len(pop))
 	v.buf.es = es
-	workers := 1
-	if len(pop) >= 1<<15 {
-		workers = max(1, min(runtime.GOMAXPROCS(0), 8, len(pop)>>14))
-	}
-	notHex := make([]bool, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := len(pop)*w/workers, len(pop)*(w+1)/workers
-		wg.Go(func() { notHex[w] = v.read(pop[lo:hi], es[lo:hi], lo, dir) })
-	}
-	wg.Wait()
-	v.hex = !slices.Contains(notHex, true)
+	var notHex atomic.Bool
+	inParallel(len(pop), func(lo, hi int) {
+		if v.read(pop[lo:hi], es[lo:hi], lo, dir) {
+			notHex.Store(true)
+		}
+	})
+	v.hex = !notHex.Load()
 	es = slices.DeleteFunc(es, func(e entry) bool { return e.at < 0 })
 	v.noID = len(pop) - len(es)
 	if !v.hex {
@@ -252,7 +233,6 @@ type scratch struct {
 	es, sorted  []entry
 	start, next []int32
 	ok          []int32
-	feat        []codeFeatures
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -270,10 +250,30 @@ func resize[T any](s []T, n int) []T {
 // used afterwards.
 func (v *view) release() {
 	if v.buf != nil {
-		clear(v.buf.feat) // let the population's sketch strings go
 		scratchPool.Put(v.buf)
 	}
 	*v = view{}
+}
+
+// inParallel calls fn on consecutive ranges covering [0, n): one range for
+// small n, one per processor (at most 8) for large n. Reading candidates
+// scattered in memory waits on memory, not on the processor, so several
+// goroutines finish sooner. fn must only write to its own range.
+func inParallel(n int, fn func(lo, hi int)) {
+	workers := 1
+	if n >= 1<<14 {
+		workers = max(1, min(runtime.GOMAXPROCS(0), 8, n>>13))
+	}
+	if workers == 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := n*w/workers, n*(w+1)/workers
+		wg.Go(func() { fn(lo, hi) })
+	}
+	wg.Wait()
 }
 
 // read fills es with the entries of pop, which starts at index base of the
@@ -296,16 +296,9 @@ func (v *view) read(pop []evolve.Candidate, es []entry, base int, dir evolve.Dir
 		}
 		es[i] = e
 	}
-	if v.feat != nil {
+	if v.islands {
 		for i := range pop {
-			c := &pop[i]
-			es[i].island = int32(min(c.Island(), math.MaxInt32))
-			f := codeFeatures{sec: c.Time.Unix(), nsec: int32(c.Time.Nanosecond())}
-			if p := c.Proposed; p != nil {
-				f.size = p.CodeSize
-				f.sketch = p.Sketch
-			}
-			v.feat[base+i] = f
+			es[i].island = int32(min(pop[i].Island(), math.MaxInt32))
 		}
 	}
 	for i := range pop {

@@ -11,6 +11,15 @@ import math
 N_CIRCLES = 26
 SIDE = 1.0  # the square is [0, SIDE] x [0, SIDE]; fixed by the problem
 
+
+def ring_point(angle, radius, squareness):
+    """A point on a superellipse |x|^p + |y|^p = radius^p at the given angle."""
+    c, s = math.cos(angle), math.sin(angle)
+    p = min(max(squareness, 0.5), 50.0)
+    norm = (abs(c) ** p + abs(s) ** p) ** (1.0 / p)
+    return radius * c / norm, radius * s / norm
+
+
 # EVOLVE-BLOCK-START
 # One circle near the middle, an inner ring, and an outer ring taking the rest.
 CENTRE_X = 0.5
@@ -26,23 +35,15 @@ SQUARENESS = 2.0  # ring shape: 2 is a circle, larger values bulge towards a squ
 MARGIN = 0.008  # centres are kept this far from the walls
 
 
-def ring_point(angle, radius, squareness):
-    """A point on a superellipse |x|^p + |y|^p = radius^p at the given angle."""
-    c, s = math.cos(angle), math.sin(angle)
-    p = min(max(squareness, 0.5), 50.0)
-    norm = (abs(c) ** p + abs(s) ** p) ** (1.0 / p)
-    return radius * c / norm, radius * s / norm
-
-
 def layout():
     """Centres of all circles: the middle one, then the inner and outer rings."""
-    inner = min(max(int(round(INNER_COUNT)), 0), N_CIRCLES - 1)
     centers = [(CENTRE_X, CENTRE_Y)]
+    inner = min(max(int(round(INNER_COUNT)), 0), N_CIRCLES - len(centers))
     outer = N_CIRCLES - len(centers) - inner
     rings = [(inner, INNER_RADIUS, INNER_TURN), (outer, OUTER_RADIUS, OUTER_TURN)]
     for count, radius, turn in rings:
         for k in range(count):
-            angle = turn + 2 * math.pi * k / count
+            angle = turn + math.tau * k / count
             dx, dy = ring_point(angle, radius, SQUARENESS)
             x = CENTRE_X + STRETCH_X * dx
             y = CENTRE_Y + STRETCH_Y * dy

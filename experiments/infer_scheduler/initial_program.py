@@ -17,9 +17,9 @@ KV_GB_PER_TOKEN = 0.5 / 1024  # KV cache of one token: 0.5 MiB (fixed by the ser
 TOKEN_BUDGET = 2048  # prompt tokens prefilled per iteration
 MAX_BATCH = 8  # requests admitted per iteration
 MEMORY_RESERVE_GB = 0.0  # KV memory kept free for the running requests to grow into
-AGE_WEIGHT = 1.0  # ranking weight of the time a request has waited (per ms)
-LENGTH_WEIGHT = 0.0  # ranking penalty per prompt token (favours short prompts)
-PRIORITY_WEIGHT = 0.0  # ranking bonus of an interactive request (priority 1), in ms of waiting
+AGE_WEIGHT = 0.25  # rank points per millisecond a request has waited
+LENGTH_WEIGHT = 0.0  # rank points taken off per prompt token (favours short prompts)
+PRIORITY_WEIGHT = 0.0  # rank points added for an interactive request (priority 1)
 
 
 def rank(request):

@@ -171,7 +171,11 @@ func runAction(c *cli.Context, sio *IO) error {
 	if p := sio.Getenv("GITHUB_OUTPUT"); p != "" {
 		outs := []action.Output{{Name: "best-score"}, {Name: "best-candidate"}, {Name: "evaluated", Value: strconv.Itoa(evaluated)}}
 		if r.Best != nil && r.Best.Score != nil {
-			outs[0].Value = strconv.FormatFloat(*r.Best.Score, 'g', -1, 64)
+			score := *r.Best.Score
+			if score == 0 {
+				score = 0 // "0", not "-0"
+			}
+			outs[0].Value = strconv.FormatFloat(score, 'g', -1, 64)
 			outs[1].Value = r.Best.ID
 		}
 		if err := action.WriteOutputs(p, outs); err != nil {
@@ -211,13 +215,14 @@ func runAction(c *cli.Context, sio *IO) error {
 }
 
 // syncWithRemote shares e's candidates and notes with remote (fetch, merge
-// the notes, push), authenticated with token for HTTPS remotes.
+// the notes, push) like git evolve sync, authenticated with token for HTTPS
+// remotes (without a token, git's credential helper is asked).
 func syncWithRemote(ctx context.Context, e *experiment, remote, token string) (gitstore.SyncResult, error) {
-	r, err := e.Store.ResolveRemote(remote)
+	r, err := resolveRemote(e.Store, e.Root, remote)
 	if err != nil {
 		return gitstore.SyncResult{}, err
 	}
-	return e.Store.Sync(ctx, gitstore.SyncOptions{Remote: r, Exp: e.Name, Auth: action.TokenAuth(r.URL, token)})
+	return syncWithCredentials(ctx, e.Store, gitstore.SyncOptions{Remote: r, Exp: e.Name, Auth: action.TokenAuth(r.URL, token)})
 }
 
 func hostName() string {

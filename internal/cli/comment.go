@@ -40,12 +40,15 @@ Needs a token with the permission pull-requests: write in $GITHUB_TOKEN (or
 the variable named by --token-env). GITHUB_API_URL points at GitHub
 Enterprise Server when set.
 
+Inside a workflow run by a pull_request event, --pr defaults to that pull
+request.
+
 Examples:
    git evolve comment -e circle_packing_demo --pr 12
    git evolve comment -e circle_packing_demo --pr 12 --repo octo/demo --top 5`,
 		Flags: []cli.Flag{
 			expFlag(),
-			&cli.IntFlag{Name: "pr", Usage: "pull request `NUMBER`"},
+			&cli.IntFlag{Name: "pr", Usage: "pull request `NUMBER` (in a workflow: default the pull request of the event)"},
 			topFlag(),
 			metricsFlag(),
 			repoFlag(),
@@ -56,7 +59,20 @@ Examples:
 			if c.Args().Len() > 0 {
 				return usageErr("comment takes no arguments (got %q); use -e NAME --pr N", c.Args().First())
 			}
-			if c.Int("pr") < 1 {
+			number := c.Int("pr")
+			if !c.IsSet("pr") && sio.Getenv("GITHUB_EVENT_NAME") != "" {
+				// Inside a workflow: the pull request that triggered it.
+				ev, err := action.ReadEvent(sio.Getenv("GITHUB_EVENT_NAME"), sio.Getenv("GITHUB_EVENT_PATH"))
+				if err != nil {
+					return err
+				}
+				pr, err := ev.RequirePullRequest("git evolve comment without --pr")
+				if err != nil {
+					return withHint(err, "pass --pr NUMBER to comment on a given pull request")
+				}
+				number = pr.Number
+			}
+			if number < 1 {
 				return usageErr("--pr: give the number of the pull request to comment on")
 			}
 			e, err := loadExperiment(c.Context, c, sio, c.String("experiment"), expOptions{})
@@ -79,7 +95,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			res, err := gh.UpsertComment(c.Context, repo, c.Int("pr"), action.Marker(e.Name), r.Markdown())
+			res, err := gh.UpsertComment(c.Context, repo, number, action.Marker(e.Name), r.Markdown())
 			if err != nil {
 				return err
 			}
@@ -87,7 +103,7 @@ Examples:
 			if res.Created {
 				verb = "created"
 			}
-			fmt.Fprintf(sio.Out, "%s the leaderboard comment on %s#%d: %s\n", verb, repo, c.Int("pr"), res.URL)
+			fmt.Fprintf(sio.Out, "%s the leaderboard comment on %s#%d: %s\n", verb, repo, number, res.URL)
 			return nil
 		},
 	}

@@ -291,7 +291,8 @@ func gitEnv(t *testing.T) {
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
 	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 	for _, k := range []string{"GITHUB_TOKEN", "OPENAI_API_KEY", "OPENAI_BASE_URL", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE",
-		"GITHUB_REPOSITORY", "GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "RUNNER_ENVIRONMENT"} {
+		"GITHUB_REPOSITORY", "GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "RUNNER_ENVIRONMENT",
+		"GITHUB_API_URL", "GITHUB_SERVER_URL"} {
 		t.Setenv(k, "") // restored after the test
 		os.Unsetenv(k)
 	}
@@ -394,6 +395,13 @@ func TestCommentFlow(t *testing.T) {
 	}
 	if g.count("POST /repos/octo/fit/issues/7/comments") != 1 || g.count("PATCH /repos/octo/fit/issues/comments/*") != 1 {
 		t.Fatalf("calls: %v", g.calls)
+	}
+
+	// In a workflow the event names the pull request.
+	evEnv := ghEnv(g, map[string]string{"GITHUB_EVENT_NAME": "pull_request",
+		"GITHUB_EVENT_PATH": prEvent(t, 7, strings.Repeat("1", 40), "octo/fit", strings.Repeat("2", 40), "octo/fit")})
+	if out := mustCLI(t, repo, evEnv, "comment", "-e", "fit"); !strings.HasPrefix(out, "updated the leaderboard comment on octo/fit#7") {
+		t.Fatalf("comment from the event: %q", out)
 	}
 
 	// A pull request that does not exist.

@@ -215,6 +215,10 @@ func setUsage(c *cli.Command) {
 	if c.OnUsageError == nil {
 		c.OnUsageError = onUsage
 	}
+	if c.Action != nil {
+		// git users write flags after arguments (git evolve show 1a2b --no-diff).
+		c.Action = withTrailingFlags(c.Action)
+	}
 	for _, s := range c.Subcommands {
 		setUsage(s)
 	}

@@ -158,6 +158,9 @@ func withTrailingFlags(action cli.ActionFunc) cli.ActionFunc {
 		if l := c.Lineage(); len(l) > 1 {
 			parent = l[1]
 		}
+		if h := set.Lookup("help"); h != nil && h.Value.String() == "true" {
+			return cli.ShowCommandHelp(parent, c.Command.Name)
+		}
 		nc := cli.NewContext(c.App, set, parent)
 		nc.Command = c.Command
 		return action(nc)

@@ -140,7 +140,7 @@ func runStep(c *cli.Context, sio *IO, e *experiment) error {
 	l.Grace = c.Duration("grace")
 	if c.Bool("sync") {
 		remote := e.Config.Sync.Remote
-		_ = remote // TMPSYNC l.Sync = func(ctx context.Context) error { return syncRemote(ctx, e, remote) } // SYNCWIRE
+		l.Sync = func(ctx context.Context) error { return syncRemote(ctx, e, remote) }
 	}
 	steps := c.Int("steps")
 	total := steps
