@@ -26,6 +26,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -40,9 +41,10 @@ import (
 	"github.com/git-evolve/git-evolve/evolve"
 )
 
-const indexVersion = 1
+const indexVersion = 2
 
 var (
+	crcTable    = crc32.MakeTable(crc32.Castagnoli)
 	indexMagic  = []byte("git-evolve index\n")
 	eventCodec  = newStructCodec(reflect.TypeOf(evolve.Event{}))
 	indexSchema = schemaFingerprint(reflect.TypeOf(evolve.Event{}), reflect.TypeOf(evolve.ParseWarning{}))
@@ -169,6 +171,15 @@ func (s *Store) listCandidateRefs(exp string) ([]candidateRef, error) {
 func (s *Store) refreshIndex(ctx context.Context, exp string) (*index, error) {
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()
+	idx, err := s.refresh(ctx, exp, true)
+	if errors.Is(err, errCorrupt) {
+		// The saved index passed the first look but not the full read: rebuild.
+		idx, err = s.refresh(ctx, exp, false)
+	}
+	return idx, err
+}
+
+func (s *Store) refresh(ctx context.Context, exp string, useSaved bool) (*index, error) {
 	refs, err := s.listCandidateRefs(exp)
 	if err != nil {
 		return nil, err
@@ -192,7 +203,7 @@ func (s *Store) refreshIndex(ctx context.Context, exp string) (*index, error) {
 		for i := range base.entries {
 			baseIDs[i] = base.entries[i].id
 		}
-	} else if src = s.openIndex(exp); src != nil {
+	} else if src = s.openIndex(exp); useSaved && src != nil {
 		defer src.close()
 		h, ids, err := src.peek()
 		if err == nil {
@@ -200,6 +211,9 @@ func (s *Store) refreshIndex(ctx context.Context, exp string) (*index, error) {
 		} else {
 			src = nil
 		}
+	} else {
+		src.close()
+		src = nil
 	}
 	haveBase := base != nil || src != nil
 
@@ -312,13 +326,11 @@ func (s *Store) refreshIndex(ctx context.Context, exp string) (*index, error) {
 			}
 		}
 	}
-	if base == nil && haveBase && (dirty > 0 || head.notesCommit != notesCommit) {
-		// Done with git for now: free what go-git holds before decoding.
+	if base == nil && haveBase && !stream && (dirty > 0 || head.notesCommit != notesCommit) {
+		// Done with git: free what go-git holds before decoding.
 		s.releaseObjectCaches()
 		changes, trees = nil, nil
-		if !stream {
-			runtime.GC()
-		}
+		runtime.GC()
 	}
 	if base == nil && haveBase {
 		if base, err = src.decode(); err != nil || len(base.entries) != len(baseIDs) {
@@ -605,9 +617,10 @@ func (s *Store) writeIndex(exp string, write func(io.Writer) error) error {
 	return err
 }
 
-// The file: magic, version, schema fingerprint, notes tree, entry count,
-// then each entry as a length-prefixed record so that reading needs one
-// entry's bytes at a time.
+// The file: magic, version, schema fingerprint, notes commit and tree,
+// entry count, then each entry as a length-prefixed record followed by its
+// CRC-32C, so that reading needs one entry's bytes at a time and damage is
+// noticed (the index is then rebuilt).
 // before, when not nil, is called before entry k is encoded and may return
 // a function to call after.
 func encodeIndex(w io.Writer, idx *index, before func(k int) (func(), error)) error {
@@ -635,7 +648,9 @@ func encodeIndex(w io.Writer, idx *index, before func(k int) (func(), error)) er
 		if after != nil {
 			after()
 		}
-		e.buf = binary.AppendUvarint(e.buf[:0], uint64(len(body.buf)))
+		size := len(body.buf)
+		body.buf = binary.LittleEndian.AppendUint32(body.buf, crc32.Checksum(body.buf, crcTable))
+		e.buf = binary.AppendUvarint(e.buf[:0], uint64(size))
 		if _, err := w.Write(e.buf); err != nil {
 			return err
 		}
@@ -709,7 +724,7 @@ func peekIndex(r *bufio.Reader) (index, []plumbing.Hash, error) {
 		if _, err := io.ReadFull(r, id[:]); err != nil {
 			return index{}, nil, errCorrupt
 		}
-		if _, err := r.Discard(int(size) - 20); err != nil {
+		if _, err := r.Discard(int(size) - 20 + 4); err != nil {
 			return index{}, nil, errCorrupt
 		}
 		if k > 0 && bytes.Compare(ids[k-1][:], id[:]) >= 0 {
@@ -738,13 +753,17 @@ func decodeIndex(r *bufio.Reader) (*index, error) {
 		if err != nil || size > 1<<30 {
 			return nil, errCorrupt
 		}
-		if uint64(cap(buf)) < size {
-			buf = make([]byte, size)
+		if uint64(cap(buf)) < size+4 {
+			buf = make([]byte, size+4)
 		}
-		buf = buf[:size]
+		buf = buf[:size+4]
 		if _, err := io.ReadFull(r, buf); err != nil {
 			return nil, errCorrupt
 		}
+		if crc32.Checksum(buf[:size], crcTable) != binary.LittleEndian.Uint32(buf[size:]) {
+			return nil, errCorrupt
+		}
+		buf = buf[:size]
 		d.buf, d.off, d.err = buf, 0, nil
 		var en indexEntry
 		scratch = decodeEntry(d, &en, scratch)

@@ -113,8 +113,7 @@ func acquireFileLock(ctx context.Context, path string, now func() time.Time) (*f
 			return nil, fmt.Errorf("create lock %s: %w", path, err)
 		}
 		held, stale := inspectLock(path, now())
-		if stale {
-			recoverStaleLock(path, held, now())
+		if stale && recoverStaleLock(path, held, now()) {
 			continue
 		}
 		if ctx.Err() != nil || now().After(deadline) {
@@ -170,7 +169,8 @@ func inspectLock(path string, now time.Time) (content []byte, stale bool) {
 // lock it judged stale and not a fresh one created meanwhile: contenders
 // take a second, short-lived lock (path + ".takeover") and re-read the
 // content before removing.
-func recoverStaleLock(path string, judged []byte, now time.Time) {
+// It reports whether the lock is gone (retry at once) or not (wait).
+func recoverStaleLock(path string, judged []byte, now time.Time) bool {
 	takeover := path + ".takeover"
 	f, err := os.OpenFile(takeover, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
@@ -179,14 +179,18 @@ func recoverStaleLock(path string, judged []byte, now time.Time) {
 		if fi, err := os.Stat(takeover); err == nil && now.Sub(fi.ModTime()) > 5*time.Second {
 			os.Remove(takeover)
 		}
-		return
+		return false
 	}
 	f.Close()
 	defer os.Remove(takeover)
 	cur, err := os.ReadFile(path)
-	if err == nil && bytes.Equal(cur, judged) {
-		os.Remove(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true
 	}
+	if err == nil && bytes.Equal(cur, judged) {
+		return os.Remove(path) == nil
+	}
+	return false
 }
 
 // release removes the lock if it is still the one this process wrote (it

@@ -206,6 +206,7 @@ type Identity struct {
 	Email string
 }
 
+// String formats the identity as in a commit header: "Name <email>".
 func (i Identity) String() string { return fmt.Sprintf("%s <%s>", i.Name, i.Email) }
 
 // DefaultIdentity is used when neither the environment nor git config name
