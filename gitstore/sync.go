@@ -54,9 +54,8 @@ const DefaultSyncBackoff = 100 * time.Millisecond
 const maxSyncBackoff = 5 * time.Second
 
 // unpackLimit: a fetched pack of at most this many objects is stored as
-// loose objects, like git's transfer.unpackLimit. Other processes working on
-// the repository see loose objects at once, whereas go-git caches the list of
-// packs it has opened.
+// loose objects, like git's transfer.unpackLimit, so that frequent small
+// syncs do not pile up packs (go-git looks an object up in every pack).
 const unpackLimit = 100
 
 // packWindow is the delta window used for the packs Sync sends.
@@ -425,7 +424,9 @@ func (s *Store) fetchRemote(ctx context.Context, tr transport.Transport, ep *tra
 			continue // not a candidate ref: not ours to mirror
 		}
 		if id != h.String() {
-			res.Skipped = append(res.Skipped, fmt.Sprintf("%s (the remote's ref points to %s)", name, h))
+			if !containsPrefix(res.Skipped, name+" (") {
+				res.Skipped = append(res.Skipped, fmt.Sprintf("%s (the remote's ref points to %s)", name, h))
+			}
 			continue
 		}
 		creates = append(creates, newRef{name, h})
@@ -965,7 +966,7 @@ func (s *Store) pushRemote(ctx context.Context, tr transport.Transport, ep *tran
 			continue
 		}
 		if theirs, has := remote.refs[e.name]; has {
-			if theirs.String() != id && !containsPrefix(res.Skipped, e.name) {
+			if theirs.String() != id && !containsPrefix(res.Skipped, e.name+" (") {
 				res.Skipped = append(res.Skipped, fmt.Sprintf("%s (the remote's ref points to %s)", e.name, theirs))
 			}
 			continue
@@ -978,7 +979,9 @@ func (s *Store) pushRemote(ctx context.Context, tr transport.Transport, ep *tran
 			continue // deleted meanwhile
 		}
 		if h.String() != id {
-			res.Skipped = append(res.Skipped, fmt.Sprintf("%s (the local ref points to %s)", e.name, h))
+			if !containsPrefix(res.Skipped, e.name+" (") {
+				res.Skipped = append(res.Skipped, fmt.Sprintf("%s (the local ref points to %s)", e.name, h))
+			}
 			continue
 		}
 		cmds = append(cmds, &packp.Command{Name: plumbing.ReferenceName(e.name), Old: plumbing.ZeroHash, New: h})

@@ -730,3 +730,76 @@ func TestSyncFetchFromALargeExperiment(t *testing.T) {
 	}
 	syncFsck(t, readerDir)
 }
+
+// A candidate ref whose value is not the commit its name says (made by hand
+// on either side) is reported and never overwritten, in either direction.
+func TestSyncLeavesMismatchedRefsAlone(t *testing.T) {
+	remote := syncBare(t)
+	a, dir := syncRepo(t, remote)
+	base := syncBaseline(t, a)
+	ids := syncCandidates(t, a, base, 2, "a")
+	syncRun(t, a, syncOptions(t, a, "origin"))
+	// On the remote, a ref named after a commit that points to another one.
+	bogus := "refs/evolve/packing/" + strings.Repeat("ab", 20)
+	syncGit(t, remote, "update-ref", bogus, ids[0])
+	// Here, the same mistake: a ref whose name is not its value.
+	mine := syncCandidates(t, a, base, 1, "m")[0]
+	wrong := "refs/evolve/packing/" + strings.Repeat("cd", 20)
+	syncGit(t, dir, "update-ref", wrong, mine)
+
+	res := syncRun(t, a, syncOptions(t, a, "origin"))
+	reported := strings.Join(res.Skipped, "\n")
+	if len(res.Skipped) != 2 || !strings.Contains(reported, bogus+" (") || !strings.Contains(reported, wrong+" (") {
+		t.Errorf("skipped = %q, want %s and %s reported", res.Skipped, bogus, wrong)
+	}
+	if len(res.Pushed) != 1 || res.Pushed[0] != mine {
+		t.Errorf("pushed = %v, want only %s", res.Pushed, mine[:8])
+	}
+	if got := syncRev(t, dir, bogus); got != "" {
+		t.Errorf("the remote's mismatched ref was fetched: %s", got)
+	}
+	if got := syncRev(t, remote, wrong); got != "" {
+		t.Errorf("the local mismatched ref was pushed: %s", got)
+	}
+	if got := syncRev(t, remote, bogus); got != ids[0] {
+		t.Errorf("the remote's ref changed to %s", got)
+	}
+}
+
+// The pack pushed holds only what the remote lacks, even when the
+// experiment starts from a commit the remote has only as an ancestor of
+// one of its branches.
+func TestSyncSendsOnlyWhatTheRemoteLacks(t *testing.T) {
+	remote := syncBare(t)
+	s, dir := syncRepo(t, remote)
+	big := make([]byte, 256<<10)
+	for i := range big {
+		big[i] = byte(uint64(i)*0x9E3779B97F4A7C15>>56) ^ byte(i>>7)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "data.bin"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	syncGit(t, dir, "add", "-A")
+	syncGit(t, dir, "commit", "-q", "-m", "data")
+	start := syncGit(t, dir, "rev-parse", "HEAD")
+	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("# later\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	syncGit(t, dir, "commit", "-q", "-am", "later")
+	syncGit(t, dir, "push", "-q", "origin", "main")
+
+	// The experiment starts from the commit before the remote's main.
+	base, _, err := s.EnsureBaseline(context.Background(), evolve.BaselineRequest{Exp: syncExp, Parent: start, When: syncT0, By: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncCandidates(t, s, base, 3, "a")
+	res := syncRun(t, s, syncOptions(t, s, "origin"))
+	if len(res.Pushed) != 4 || !res.NotesPushed {
+		t.Fatalf("sync = %+v", res)
+	}
+	if res.BytesSent > 32<<10 {
+		t.Errorf("pushed %d bytes: the %d KiB the remote already had were sent again", res.BytesSent, len(big)>>10)
+	}
+	syncFsck(t, remote)
+}

@@ -62,11 +62,6 @@ Examples:
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 1 {
-				for _, a := range c.Args().Tail() {
-					if strings.HasPrefix(a, "-") {
-						return usageErr("flag %s after REMOTE: put flags first, e.g. git evolve sync %s %s", a, a, c.Args().First())
-					}
-				}
 				return usageErr("sync takes at most one REMOTE (got %d arguments: %s)", c.Args().Len(), strings.Join(c.Args().Slice(), " "))
 			}
 			exp := c.String("experiment")
