@@ -51,6 +51,9 @@ type Loop struct {
 	Progress func(StepResult)
 	// Sync is called after every Config.Sync.Every candidates and at the end.
 	Sync func(ctx context.Context) error
+	// Nonce returns a random string recorded in each candidate's commit, so
+	// that identical proposals of two workers stay two candidates; optional.
+	Nonce func() string
 	// Log receives warnings and notices (e.g. sync failures); optional.
 	Log func(format string, args ...any)
 
@@ -92,6 +95,13 @@ func (l *Loop) logf(format string, args ...any) {
 	if l.Log != nil {
 		l.Log(format, args...)
 	}
+}
+
+func (l *Loop) nonce() string {
+	if l.Nonce == nil {
+		return ""
+	}
+	return l.Nonce()
 }
 
 func (l *Loop) by(worker int) string {
@@ -403,7 +413,8 @@ func (l *Loop) step(ctx, evalCtx context.Context, worker, step, index int) (Step
 	}
 	id, err := l.Store.Commit(context.WithoutCancel(ctx), CommitRequest{
 		Exp: l.Exp, Parent: sel.Parent, Files: files, Allowed: l.Editable,
-		Message:  CommitMessage{Exp: l.Exp, Title: prop.Title, Motivation: prop.Motivation, Inspirations: sel.Inspirations, Island: sel.Island},
+		Message: CommitMessage{Exp: l.Exp, Title: prop.Title, Motivation: prop.Motivation, Inspirations: sel.Inspirations, Island: sel.Island,
+			Worker: l.by(worker), Nonce: l.nonce()},
 		Proposed: proposed, When: l.Now(),
 	})
 	if err != nil {

@@ -13,6 +13,11 @@ type CommitMessage struct {
 	Motivation   string
 	Inspirations []string
 	Island       *int
+	// Worker names who made the candidate ("host/w0"); Nonce is random. Both
+	// keep two identical proposals made at the same second by different
+	// workers from collapsing into one commit.
+	Worker string
+	Nonce  string
 }
 
 // String renders the message with the Evolve-* trailers.
@@ -35,6 +40,12 @@ func (m CommitMessage) String() string {
 	}
 	if m.Island != nil {
 		fmt.Fprintf(&b, "Evolve-Island: %d\n", *m.Island)
+	}
+	if m.Worker != "" {
+		fmt.Fprintf(&b, "Evolve-Worker: %s\n", m.Worker)
+	}
+	if m.Nonce != "" {
+		fmt.Fprintf(&b, "Evolve-Nonce: %s\n", m.Nonce)
 	}
 	return b.String()
 }

@@ -204,9 +204,20 @@ func (d *diskRefs) update(name string, newHash, oldHash plumbing.Hash) error {
 	return nil
 }
 
+// refLockStale is the age past which a <ref>.lock is taken to be left by a
+// process that died while holding it: ref updates hold the lock for
+// milliseconds, so seconds mean nobody will remove it.
+const refLockStale = 5 * time.Second
+
 // createLock creates path exclusively, waiting up to wait for another
 // holder to finish, as git does for ref locks (core.filesRefLockTimeout).
+// A lock older than refLockStale is removed and taken over; a second
+// exclusive file (path + ".takeover") makes sure that only one process
+// removes it, and that none removes a lock just made by another.
 func createLock(path string, wait time.Duration) (*os.File, error) {
+	if wait < refLockStale+2*time.Second {
+		wait = refLockStale + 2*time.Second
+	}
 	deadline := time.Now().Add(wait)
 	delay := time.Millisecond
 	for {
@@ -217,6 +228,10 @@ func createLock(path string, wait time.Duration) (*os.File, error) {
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, err
 		}
+		if fi, err := os.Stat(path); err == nil && time.Since(fi.ModTime()) > refLockStale {
+			removeStaleLock(path)
+			continue
+		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("%s exists: another git process seems to be running; if it crashed, remove the file", path)
 		}
@@ -224,6 +239,30 @@ func createLock(path string, wait time.Duration) (*os.File, error) {
 		if delay < 50*time.Millisecond {
 			delay *= 2
 		}
+	}
+}
+
+// removeStaleLock removes a stale lock under the protection of a takeover
+// file. A takeover file itself older than refLockStale is left by a dead
+// process too and is removed.
+func removeStaleLock(path string) {
+	takeover := path + ".takeover"
+	t, err := os.OpenFile(takeover, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	if err != nil {
+		if fi, err := os.Stat(takeover); err == nil && time.Since(fi.ModTime()) > refLockStale {
+			_ = os.Remove(takeover)
+		}
+		time.Sleep(5 * time.Millisecond)
+		return
+	}
+	defer func() {
+		t.Close()
+		_ = os.Remove(takeover)
+	}()
+	// Check again under the takeover file: another process may have replaced
+	// the stale lock with a fresh one in the meantime.
+	if fi, err := os.Stat(path); err == nil && time.Since(fi.ModTime()) > refLockStale {
+		_ = os.Remove(path)
 	}
 }
 

@@ -3,8 +3,11 @@ package gitstore
 import (
 	"bufio"
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -172,4 +175,39 @@ func FuzzParsePackedRefs(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCreateLockTakesOverAStaleRefLock(t *testing.T) {
+	dir := t.TempDir()
+	lock := filepath.Join(dir, "evolve.lock")
+	if err := os.WriteFile(lock, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-refLockStale - time.Second)
+	if err := os.Chtimes(lock, old, old); err != nil {
+		t.Fatal(err)
+	}
+	f, err := createLock(lock, 0)
+	if err != nil {
+		t.Fatalf("a lock left by a dead process must be taken over: %v", err)
+	}
+	f.Close()
+	// A fresh lock is respected: a second taker waits until its holder
+	// releases it (here: removes it after 300ms).
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		os.Remove(lock)
+	}()
+	start := time.Now()
+	f2, err := createLock(lock, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f2.Close()
+	if d := time.Since(start); d < 250*time.Millisecond || d > refLockStale {
+		t.Fatalf("took the lock after %v: a live lock must be waited for, not taken over", d)
+	}
+	if _, err := os.Stat(lock + ".takeover"); !os.IsNotExist(err) {
+		t.Fatal("takeover file left behind")
+	}
 }

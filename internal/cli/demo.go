@@ -69,7 +69,10 @@ Examples:
 			if c.Bool("offline") {
 				args = append(args, "--offline")
 			}
-			if err := newApp(sio).RunContext(c.Context, args); err != nil {
+			inner := newApp(sio)
+			err = inner.RunContext(c.Context, args)
+			closeStores(inner)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(sio.Out, `

@@ -48,7 +48,22 @@ func openStore(c *cli.Context) (*gitstore.Store, error) {
 	if err != nil {
 		return nil, withHint(err, "run git evolve inside a git repository (git init creates one), or pass -C DIR")
 	}
+	if c.App.Metadata == nil {
+		c.App.Metadata = map[string]any{}
+	}
+	stores, _ := c.App.Metadata["stores"].([]*gitstore.Store)
+	c.App.Metadata["stores"] = append(stores, s)
 	return s, nil
+}
+
+// closeStores closes the stores a run of app opened, which saves their
+// candidate indexes under .git/evolve/.
+func closeStores(app *cli.App) {
+	stores, _ := app.Metadata["stores"].([]*gitstore.Store)
+	for _, s := range stores {
+		_ = s.Close()
+	}
+	delete(app.Metadata, "stores")
 }
 
 var expName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)

@@ -108,6 +108,7 @@ func Main(args []string, sio IO) (code int) {
 	}
 	app := newApp(&sio)
 	err := app.RunContext(ctx, args)
+	closeStores(app)
 	if err == nil {
 		return ExitOK
 	}

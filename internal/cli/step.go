@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -128,7 +130,11 @@ func runStep(c *cli.Context, sio *IO, e *experiment) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(sio.Out, notice)
+	if c.Bool("json") {
+		fmt.Fprintln(sio.Err, notice) // stdout stays pure JSON
+	} else {
+		fmt.Fprintln(sio.Out, notice)
+	}
 	l, closeLoop, err := newLoop(ctx, sio, e, researcher, analyzer, seed)
 	if err != nil {
 		return err
@@ -222,7 +228,7 @@ func newLoop(ctx context.Context, sio *IO, e *experiment, r evolve.Researcher, a
 		Features: func(files map[string][]byte) (int64, string) {
 			return sampling.CodeSize(files), sampling.Sketch(files)
 		},
-		Now: sio.Now, Host: host, Seed: seed, Grace: 10 * time.Second,
+		Now: sio.Now, Host: host, Seed: seed, Grace: 10 * time.Second, Nonce: nonce,
 		Log: func(format string, args ...any) { fmt.Fprintf(sio.Err, "warning: "+format+"\n", args...) },
 	}
 	if ret, err := newRetriever(ctx, sio, e); err != nil {
@@ -231,6 +237,15 @@ func newLoop(ctx context.Context, sio *IO, e *experiment, r evolve.Researcher, a
 		l.Retriever = ret
 	}
 	return l, ws.close, nil
+}
+
+// nonce is 8 random hex digits from the operating system's generator.
+func nonce() string {
+	var b [4]byte
+	if _, err := crand.Read(b[:]); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(b[:])
 }
 
 func progressLine(r evolve.StepResult, total int) string {
