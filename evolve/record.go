@@ -141,34 +141,44 @@ func (d Direction) Fitness(score float64) float64 {
 
 // Rank sorts candidates best first: evaluated ok by score (per direction), then
 // pending, then the failed ones; ties by time then id, so the order is stable
-// on every machine.
+// on every machine. Each candidate's class and score are computed once and an
+// index is sorted, which keeps ranking 100,000 candidates cheap.
 func Rank(cs []Candidate, d Direction) {
-	class := func(c Candidate) int {
-		if _, ok := c.Score(); ok {
-			return 0
-		}
-		if c.Status() == StatusPending {
-			return 1
-		}
-		return 2
+	type key struct {
+		class int
+		score float64
+		time  time.Time
+		id    string
+		i     int
 	}
-	sort.SliceStable(cs, func(i, j int) bool {
-		ci, cj := class(cs[i]), class(cs[j])
-		if ci != cj {
-			return ci < cj
+	keys := make([]key, len(cs))
+	for i := range cs {
+		k := key{class: 2, time: cs[i].Time, id: cs[i].ID, i: i}
+		if s, ok := cs[i].Score(); ok {
+			k.class, k.score = 0, d.Fitness(s)
+		} else if cs[i].Status() == StatusPending {
+			k.class = 1
 		}
-		if ci == 0 {
-			si, _ := cs[i].Score()
-			sj, _ := cs[j].Score()
-			if si != sj {
-				return d.Better(si, sj)
-			}
+		keys[i] = k
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := &keys[i], &keys[j]
+		if a.class != b.class {
+			return a.class < b.class
 		}
-		if !cs[i].Time.Equal(cs[j].Time) {
-			return cs[i].Time.Before(cs[j].Time)
+		if a.class == 0 && a.score != b.score {
+			return a.score > b.score
 		}
-		return cs[i].ID < cs[j].ID
+		if !a.time.Equal(b.time) {
+			return a.time.Before(b.time)
+		}
+		return a.id < b.id
 	})
+	sorted := make([]Candidate, len(cs))
+	for i, k := range keys {
+		sorted[i] = cs[k.i]
+	}
+	copy(cs, sorted)
 }
 
 // Best returns the best evaluated candidate, if any.
