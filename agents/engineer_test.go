@@ -239,8 +239,8 @@ func TestEvaluateManyProcesses(t *testing.T) {
 func TestEvaluateManyProcessesTimeout(t *testing.T) {
 	t.Parallel()
 	req := evalSetup(t, "forkbomb.sh", 0o755)
-	req.Timeout = 50 * time.Millisecond // killed while it is still forking
-	got := (&Engineer{}).Evaluate(context.Background(), req)
+	req.Timeout = 50 * time.Millisecond // killed while it is still forking (or, on a fast machine, just after)
+	got := (&Engineer{Env: append(os.Environ(), "FORKBOMB_HANG=1")}).Evaluate(context.Background(), req)
 	wantStatus(t, got, evolve.StatusTimeout)
 	assertNoLeftovers(t, req)
 }

@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Record is a candidate's state: the fold of the events of its note. The latest
+// Record is a candidate's state: the fold of the events of its note. It is a
+// value: to change it, change the events and Fold them again. The latest
 // event of each kind wins (by At, ties broken by the encoded line so that every
 // machine folds the same way); earlier events stay in Events as history.
 type Record struct {
@@ -15,6 +16,15 @@ type Record struct {
 	Evaluated *Event
 	Analyzed  *Event
 	Warnings  []ParseWarning
+
+	// A summary computed by Fold, so that samplers and ranking read the
+	// status, score and island of 100,000 candidates without following
+	// pointers. A Record built by hand (folded false) computes them on demand.
+	folded   bool
+	hasScore bool
+	status   Status
+	score    float64
+	island   int32
 }
 
 // Fold builds a Record from events in any order.
@@ -33,6 +43,10 @@ func Fold(events []Event) Record {
 			r.Analyzed = e
 		}
 	}
+	r.status = r.computeStatus()
+	r.score, r.hasScore = r.computeScore()
+	r.island = int32(r.computeIsland())
+	r.folded = true
 	return r
 }
 
@@ -47,6 +61,13 @@ func eventLess(a, b Event) bool {
 
 // Status is the status of the latest evaluation, or StatusPending.
 func (r Record) Status() Status {
+	if r.folded {
+		return r.status
+	}
+	return r.computeStatus()
+}
+
+func (r Record) computeStatus() Status {
 	if r.Evaluated == nil {
 		return StatusPending
 	}
@@ -56,6 +77,13 @@ func (r Record) Status() Status {
 // Score returns the score of the latest evaluation when it succeeded with a
 // finite score.
 func (r Record) Score() (float64, bool) {
+	if r.folded {
+		return r.score, r.hasScore
+	}
+	return r.computeScore()
+}
+
+func (r Record) computeScore() (float64, bool) {
 	if r.Evaluated == nil || r.Evaluated.Status != StatusOK || r.Evaluated.Score == nil {
 		return 0, false
 	}
@@ -76,6 +104,13 @@ func (r Record) Title() string {
 
 // Island is the island recorded in the proposal, or -1.
 func (r Record) Island() int {
+	if r.folded {
+		return int(r.island)
+	}
+	return r.computeIsland()
+}
+
+func (r Record) computeIsland() int {
 	if r.Proposed == nil || r.Proposed.Island == nil {
 		return -1
 	}

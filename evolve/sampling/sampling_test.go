@@ -438,6 +438,11 @@ func grownPopulation(t testing.TB, n int, seed uint64) []evolve.Candidate {
 		case 1:
 			c.Evaluated = nil
 		}
+		events := []evolve.Event{*c.Proposed} // a Record is a fold: fold again after changing events
+		if c.Evaluated != nil {
+			events = append(events, *c.Evaluated)
+		}
+		c.Record = evolve.Fold(events)
 		s.Release(sel.Parent)
 	}
 	return pop
