@@ -440,18 +440,14 @@ func (l *Loop) step(ctx, evalCtx context.Context, worker, step, index int) (Step
 	}
 	res.Status, res.Score = er.Status, er.Score
 
-	// Analyze against the parent and the best so far.
-	cands, err := l.Store.Candidates(context.WithoutCancel(ctx), l.Exp)
-	if err != nil {
-		return res, err
-	}
-	var me Candidate
-	for _, c := range cands {
-		if c.ID == id {
-			me = c
-		}
-	}
+	// Analyze against the parent and the best so far. The candidate's record
+	// is folded from the events this step wrote, and the best is taken from
+	// the population sampled at the start of the step plus this candidate:
+	// no second listing of the whole experiment.
+	evs := []Event{proposed, EvaluatedEvent(l.Exp, l.Now(), l.by(worker), er)}
+	me := Candidate{ID: id, Parent: sel.Parent, Subject: CommitMessage{Exp: l.Exp, Title: prop.Title}.Subject(), Time: proposed.At, Record: Fold(evs)}
 	res.Candidate = me
+	cands := append(pop[:len(pop):len(pop)], me)
 	if b, ok := Best(cands, l.Config.Eval.Direction); ok {
 		s, _ := b.Score()
 		res.Best, res.BestID = &s, b.ID

@@ -20,14 +20,20 @@ type CommitMessage struct {
 	Nonce  string
 }
 
-// String renders the message with the Evolve-* trailers.
-func (m CommitMessage) String() string {
-	var b strings.Builder
+// Subject is the first line of the message: "evolve(<exp>): <title>".
+func (m CommitMessage) Subject() string {
 	title := strings.TrimSpace(strings.SplitN(m.Title, "\n", 2)[0])
 	if title == "" {
 		title = "candidate"
 	}
-	fmt.Fprintf(&b, "evolve(%s): %s\n", m.Exp, title)
+	return fmt.Sprintf("evolve(%s): %s", m.Exp, title)
+}
+
+// String renders the message with the Evolve-* trailers.
+func (m CommitMessage) String() string {
+	var b strings.Builder
+	b.WriteString(m.Subject())
+	b.WriteString("\n")
 	if mot := strings.TrimSpace(m.Motivation); mot != "" {
 		b.WriteString("\n")
 		b.WriteString(wrap(mot, 72))

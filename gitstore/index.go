@@ -78,11 +78,21 @@ func (s *Store) Candidates(ctx context.Context, exp string) ([]evolve.Candidate,
 	if err := CheckExperimentName(exp); err != nil {
 		return nil, err
 	}
+	fp, useMemo := s.fingerprint(exp)
+	if useMemo {
+		if cs, ok := s.memoized(exp, fp); ok {
+			return cs, nil
+		}
+	}
 	idx, err := s.refreshIndex(ctx, exp)
 	if err != nil {
 		return nil, fmt.Errorf("list candidates of %q: %w", exp, err)
 	}
-	return buildCandidates(exp, idx.entries), nil
+	cs := buildCandidates(exp, idx.entries)
+	if useMemo {
+		s.remember(exp, fp, cs)
+	}
+	return cs, nil
 }
 
 func buildCandidates(exp string, entries []indexEntry) []evolve.Candidate {

@@ -59,9 +59,11 @@ type Store struct {
 
 	notesMu sync.Mutex // serialises this process's writers of the notes ref
 
-	idxMu    sync.Mutex        // serialises index refreshes
-	memo     map[string]*index // refreshed index per experiment, reused between calls
-	memIndex map[string][]byte // encoded index of in-memory stores (stands in for the file)
+	idxMu sync.Mutex        // serialises index refreshes
+	memo  map[string]*index // refreshed index per experiment, reused between calls
+	// candMemos holds the last listing per experiment (candmemo.go).
+	candMemos map[string]candMemo
+	memIndex  map[string][]byte // encoded index of in-memory stores (stands in for the file)
 
 	clockMu sync.Mutex
 	clock   func() time.Time

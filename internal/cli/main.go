@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -105,6 +106,14 @@ func Main(args []string, sio IO) (code int) {
 		var stop context.CancelFunc
 		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
+	}
+	if path := sio.Getenv("GIT_EVOLVE_CPUPROFILE"); path != "" {
+		// For finding where the time goes: GIT_EVOLVE_CPUPROFILE=cpu.out git evolve ...
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
+		}
 	}
 	app := newApp(&sio)
 	err := app.RunContext(ctx, args)
