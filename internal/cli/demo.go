@@ -75,16 +75,17 @@ Examples:
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(sio.Out, `
-next (with git-evolve on your PATH: go install ./cmd/git-evolve):
-  cd %s
-  git evolve log -e %s            leaderboard
-  git evolve show <id>            motivation, metrics, analysis, diff
-  git evolve tree -e %s           lineage
-  git evolve step -e %s --steps 20  go on where it stopped
-  git log --notes=evolve --glob='refs/evolve/*' --oneline   the same, with plain git
-  git evolve promote <id>         a branch for the winner (git evolve pr <id> opens a pull request)
-`, dir, name, name, name)
+			fmt.Fprintf(sio.Out, "\nnext (with git-evolve on your PATH: go install ./cmd/git-evolve):\n  cd %s\n", dir)
+			for _, l := range [][2]string{
+				{"git evolve log -e " + name, "leaderboard"},
+				{"git evolve show <id>", "motivation, metrics, analysis, diff"},
+				{"git evolve tree -e " + name, "lineage"},
+				{"git evolve step -e " + name + " --steps 20", "go on where it stopped"},
+				{"git log --notes=evolve --glob='refs/evolve/*' --oneline", "the same, with plain git"},
+				{"git evolve promote <id>", "a branch for the winner (git evolve pr <id> opens a pull request)"},
+			} {
+				fmt.Fprintf(sio.Out, "  %-58s %s\n", l[0], l[1])
+			}
 			return nil
 		},
 	}
