@@ -438,7 +438,7 @@ func TestLoadConfigRefusesLiteralSecrets(t *testing.T) {
 		t.Errorf("base_url = %q, want the expanded value", cfg.API.BaseURL)
 	}
 	// Near misses are not secrets.
-	for _, v := range []string{"ta" + "sk-0123456789abcdefghijklmnop", "sk-short", "ghp_short", "risk-averse-strategy"} {
+	for _, v := range []string{"ta" + "sk-" + "0123456789abcdefghijklmnop", "sk-short", "ghp_short", "risk-averse-strategy"} {
 		mustLoad(t, nil, expFile, "api:\n  model: "+v+"\n")
 	}
 	// Known keys with credential-like words are fine.
