@@ -2,7 +2,6 @@ package agents
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -509,27 +508,7 @@ func metricsSentence(parent, cand evolve.Record) string {
 	return "Metrics: " + strings.Join(parts, ", ") + "."
 }
 
-func metricValue(v any) (float64, bool) {
-	var f float64
-	switch x := v.(type) {
-	case float64:
-		f = x
-	case float32:
-		f = float64(x)
-	case int:
-		f = float64(x)
-	case int64:
-		f = float64(x)
-	case json.Number:
-		var err error
-		if f, err = x.Float64(); err != nil {
-			return 0, false
-		}
-	default:
-		return 0, false
-	}
-	return f, !math.IsNaN(f) && !math.IsInf(f, 0)
-}
+func metricValue(v any) (float64, bool) { return evolve.MetricFloat(v) }
 
 func fmtScore(f float64) string { return strconv.FormatFloat(f, 'g', 6, 64) }
 func fmtAbs(f float64) string   { return strconv.FormatFloat(math.Abs(f), 'g', 4, 64) }

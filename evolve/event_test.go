@@ -1,6 +1,8 @@
 package evolve
 
 import (
+	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -158,5 +160,23 @@ func TestCommitMessageTrailers(t *testing.T) {
 	exp, ins, isl := ParseTrailers(s)
 	if exp != "exp1" || strings.Join(ins, ",") != "aa,bb" || isl == nil || *isl != 2 {
 		t.Fatalf("trailers: %v %v %v", exp, ins, isl)
+	}
+}
+
+func TestMetricFloat(t *testing.T) {
+	cases := []struct {
+		v    any
+		want float64
+		ok   bool
+	}{
+		{1.5, 1.5, true}, {float32(2), 2, true}, {3, 3, true}, {int64(4), 4, true},
+		{json.Number("5.5"), 5.5, true}, {json.Number("x"), 0, false}, {true, 1, true}, {false, 0, true},
+		{"7", 0, false}, {nil, 0, false}, {math.NaN(), 0, false}, {math.Inf(1), 0, false},
+	}
+	for _, c := range cases {
+		got, ok := MetricFloat(c.v)
+		if ok != c.ok || (ok && got != c.want) {
+			t.Errorf("MetricFloat(%#v) = %v, %v; want %v, %v", c.v, got, ok, c.want, c.ok)
+		}
 	}
 }

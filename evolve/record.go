@@ -1,6 +1,7 @@
 package evolve
 
 import (
+	"encoding/json"
 	"math"
 	"sort"
 	"time"
@@ -231,4 +232,33 @@ func Best(cs []Candidate, d Direction) (Candidate, bool) {
 		}
 	}
 	return best, found
+}
+
+// MetricFloat reads a metric value as a finite number: JSON numbers (float64,
+// json.Number), Go integers and floats, and booleans (1 or 0). Anything else,
+// NaN and ±Inf give false.
+func MetricFloat(v any) (float64, bool) {
+	var f float64
+	switch x := v.(type) {
+	case float64:
+		f = x
+	case float32:
+		f = float64(x)
+	case int:
+		f = float64(x)
+	case int64:
+		f = float64(x)
+	case json.Number:
+		var err error
+		if f, err = x.Float64(); err != nil {
+			return 0, false
+		}
+	case bool:
+		if x {
+			f = 1
+		}
+	default:
+		return 0, false
+	}
+	return f, !math.IsNaN(f) && !math.IsInf(f, 0)
 }

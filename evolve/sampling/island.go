@@ -2,7 +2,6 @@ package sampling
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/bits"
@@ -533,29 +532,8 @@ func metric(c *evolve.Candidate, name string) float64 {
 	if c.Evaluated == nil {
 		return math.NaN()
 	}
-	var f float64
-	switch x := c.Evaluated.Metrics[name].(type) {
-	case float64:
-		f = x
-	case float32:
-		f = float64(x)
-	case int:
-		f = float64(x)
-	case int64:
-		f = float64(x)
-	case json.Number:
-		var err error
-		if f, err = x.Float64(); err != nil {
-			return math.NaN()
-		}
-	case bool:
-		if x {
-			f = 1
-		}
-	default:
-		return math.NaN()
-	}
-	if math.IsInf(f, 0) {
+	f, ok := evolve.MetricFloat(c.Evaluated.Metrics[name])
+	if !ok {
 		return math.NaN()
 	}
 	return f
