@@ -19,7 +19,7 @@ or print it with 'git evolve man > git-evolve.1'.`,
 			&cli.StringFlag{Name: "install-dir", Usage: "write git-evolve.1 into `DIR` instead of printing it"},
 		},
 		Action: func(c *cli.Context) error {
-			page, err := c.App.ToMan()
+			page, err := c.App.ToManWithSection(1)
 			if err != nil {
 				return err
 			}
