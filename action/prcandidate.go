@@ -242,7 +242,7 @@ func matchingFiles(c *object.Commit, patterns []string) ([]string, error) {
 			return nil
 		}
 		for i, p := range patterns {
-			ok, err := gitstore.MatchAllowed(f.Name, []string{p})
+			ok, err := evolve.MatchFiles(f.Name, []string{p})
 			if err != nil {
 				return err
 			}
@@ -285,7 +285,7 @@ func changedOutside(from, to *object.Commit, patterns []string) ([]string, error
 		if name == "" {
 			name = ch.From.Name
 		}
-		if ok, _ := gitstore.MatchAllowed(name, patterns); !ok {
+		if ok, _ := evolve.MatchFiles(name, patterns); !ok {
 			out = append(out, name)
 		}
 	}

@@ -1,6 +1,9 @@
 package evolve
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestMatchPattern(t *testing.T) {
 	cases := []struct {
@@ -25,7 +28,48 @@ func TestMatchPattern(t *testing.T) {
 			t.Errorf("MatchPattern(%q, %q) = %v, want %v", c.pat, c.name, got, c.want)
 		}
 	}
-	if !Allowed([]string{"x", "y/*"}, "y/z") || Allowed(nil, "a") {
-		t.Error("Allowed disagrees with MatchPattern")
+	if ok, _ := MatchFiles("y/z", []string{"x", "y/*"}); !ok {
+		t.Error("MatchFiles should try every pattern")
+	}
+	if ok, _ := MatchFiles("a", nil); ok {
+		t.Error("no pattern matches nothing")
+	}
+	if _, err := MatchFiles("a/b", []string{"a/[", "a/*"}); err == nil || !strings.Contains(err.Error(), `"a/["`) {
+		t.Errorf("a malformed pattern must be an error naming it, got %v", err)
+	}
+}
+
+func TestMatchFilesTable(t *testing.T) {
+	pats := []string{"experiments/x/initial_program*", "./src/**/*.go", "exact/file.txt", "lib/**"}
+	cases := []struct {
+		path string
+		want bool
+	}{
+		{"experiments/x/initial_program.py", true},
+		{"experiments/x/initial_program", true},
+		{"experiments/x/sub/initial_program.py", false},
+		{"experiments/y/initial_program.py", false},
+		{"src/a.go", true},
+		{"src/a/b/c.go", true},
+		{"src/a/b/c.py", false},
+		{"exact/file.txt", true},
+		{"exact/file.txtx", false},
+		{"lib", true}, // "**" matches zero segments too
+		{"lib/a/b", true},
+		{"README.md", false},
+	}
+	for _, c := range cases {
+		got, err := MatchFiles(c.path, pats)
+		if err != nil || got != c.want {
+			t.Errorf("MatchFiles(%q) = %v, %v; want %v", c.path, got, err, c.want)
+		}
+	}
+	for _, pats := range [][]string{nil, {}, {""}, {"  "}} {
+		if ok, _ := MatchFiles("a", pats); ok {
+			t.Errorf("empty patterns %q allowed a file", pats)
+		}
+	}
+	if _, err := MatchFiles("a/b", []string{"a/[", "a/*"}); err == nil || !strings.Contains(err.Error(), `"a/["`) {
+		t.Errorf("bad pattern: err = %v", err)
 	}
 }

@@ -38,7 +38,7 @@ func (s *Store) Commit(ctx context.Context, req evolve.CommitRequest) (string, e
 		if err := checkPath(p); err != nil {
 			return "", fmt.Errorf("commit candidate: %w", err)
 		}
-		ok, err := MatchAllowed(p, req.Allowed)
+		ok, err := evolve.MatchFiles(p, req.Allowed)
 		if err != nil {
 			return "", fmt.Errorf("commit candidate: %w", err)
 		}

@@ -14,41 +14,6 @@ import (
 	"github.com/git-evolve/git-evolve/evolve"
 )
 
-func TestMatchAllowed(t *testing.T) {
-	pats := []string{"experiments/x/initial_program*", "./src/**/*.go", "exact/file.txt", "lib/**"}
-	cases := []struct {
-		path string
-		want bool
-	}{
-		{"experiments/x/initial_program.py", true},
-		{"experiments/x/initial_program", true},
-		{"experiments/x/sub/initial_program.py", false},
-		{"experiments/y/initial_program.py", false},
-		{"src/a.go", true},
-		{"src/a/b/c.go", true},
-		{"src/a/b/c.py", false},
-		{"exact/file.txt", true},
-		{"exact/file.txtx", false},
-		{"lib", true}, // "**" matches zero segments too
-		{"lib/a/b", true},
-		{"README.md", false},
-	}
-	for _, c := range cases {
-		got, err := MatchAllowed(c.path, pats)
-		if err != nil || got != c.want {
-			t.Errorf("MatchAllowed(%q) = %v, %v; want %v", c.path, got, err, c.want)
-		}
-	}
-	for _, pats := range [][]string{nil, {}, {""}, {"  "}} {
-		if ok, _ := MatchAllowed("a", pats); ok {
-			t.Errorf("empty patterns %q allowed a file", pats)
-		}
-	}
-	if _, err := MatchAllowed("a/b", []string{"a/[", "a/*"}); err == nil || !strings.Contains(err.Error(), `"a/["`) {
-		t.Errorf("bad pattern: err = %v", err)
-	}
-}
-
 func TestCheckExperimentName(t *testing.T) {
 	for _, ok := range []string{"a", "circle_packing", "x-1.2", "A9"} {
 		if err := CheckExperimentName(ok); err != nil {
