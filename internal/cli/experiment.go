@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -66,14 +65,10 @@ func closeStores(app *cli.App) {
 	delete(app.Metadata, "stores")
 }
 
-var expName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-
+// checkExpName checks an experiment name with the store's rule, as a usage error.
 func checkExpName(exp string) error {
-	if exp == "" {
-		return usageErr("no experiment given: pass -e NAME (or --experiment NAME)")
-	}
-	if !expName.MatchString(exp) || strings.Contains(exp, "..") || strings.HasSuffix(exp, ".lock") {
-		return usageErr("experiment name %q is not valid: use letters, digits, '.', '_' and '-'", exp)
+	if err := gitstore.CheckExperimentName(exp); err != nil {
+		return &exitError{code: ExitUsage, err: err}
 	}
 	return nil
 }
