@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v62/github"
+
+	"github.com/git-evolve/git-evolve/evolve"
 )
 
 // DefaultAPIURL is GitHub.com's REST API; Actions runners set GITHUB_API_URL.
@@ -206,7 +208,7 @@ func (c *Client) call(ctx context.Context, o op, fn func() (*github.Response, er
 		default:
 			return apiErr
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := evolve.Sleep(ctx, wait); err != nil {
 			return fmt.Errorf("%s: %w", o.what, err)
 		}
 	}
@@ -311,20 +313,6 @@ func explain(o op, resp *github.Response, err error, kind error) *APIError {
 		e.Hint = o.notFound
 	}
 	return e
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // CommentResult is what UpsertComment did.

@@ -160,7 +160,7 @@ func NewLLM(cfg evolve.APIConfig, getenv func(string) string) (*LLM, error) {
 	}
 	oc.HTTPClient = headerCapture{next: &http.Client{}}
 	return &LLM{
-		Sleep:         sleepCtx,
+		Sleep:         evolve.Sleep,
 		Jitter:        rand.Float64,
 		BaseBackoff:   DefaultBaseBackoff,
 		MaxBackoff:    DefaultMaxBackoff,
@@ -406,16 +406,3 @@ func (c headerCapture) Do(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}

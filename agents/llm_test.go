@@ -407,7 +407,7 @@ func TestChatStopsWhenContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	l.Sleep = func(ctx context.Context, d time.Duration) error {
 		cancel()
-		return sleepCtx(ctx, d)
+		return evolve.Sleep(ctx, d)
 	}
 	_, _, _, err := l.Chat(ctx, []Message{{Role: RoleUser, Content: "x"}})
 	if !errors.Is(err, context.Canceled) {

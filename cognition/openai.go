@@ -10,6 +10,8 @@ import (
 	"time"
 
 	openai "github.com/sashabaranov/go-openai"
+
+	"github.com/git-evolve/git-evolve/evolve"
 )
 
 // Embedder turns texts into vectors. Vectors of one Embedder all have the
@@ -67,7 +69,7 @@ func NewOpenAIEmbedder(o OpenAIOptions) *OpenAIEmbedder {
 	}
 	cfg.HTTPClient = hc
 	return &OpenAIEmbedder{client: openai.NewClientWithConfig(cfg), model: o.Model, baseURL: cfg.BaseURL,
-		retries: max(0, o.Retries), sleep: sleepCtx}
+		retries: max(0, o.Retries), sleep: evolve.Sleep}
 }
 
 // Name is the model name.
@@ -142,15 +144,4 @@ func retryable(err error) bool {
 	}
 	var urlErr *url.Error
 	return errors.As(err, &urlErr) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
