@@ -54,7 +54,7 @@ func PullRequestText(in PullRequestInput) (title, body string, err error) {
 	if remote == "" {
 		remote = "origin"
 	}
-	title = oneLine(CandidateTitle(*cand))
+	title = oneLine(cand.DisplayTitle())
 	if title == "" || title == "baseline" {
 		title = fmt.Sprintf("evolve(%s): candidate %s", in.Exp, cand.Short())
 	}

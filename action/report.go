@@ -157,7 +157,7 @@ func BuildReport(exp string, cands []evolve.Candidate, opt ReportOptions) Report
 	}
 	row := func(c *evolve.Candidate, rank int, metrics bool) Row {
 		w := Row{Rank: rank, ID: c.ID, Short: c.Short(), URL: opt.Links.Commit(c.ID), Status: c.Status(),
-			Title: cut(CandidateTitle(*c), maxTitle), Parent: c.Parent, Baseline: c.Baseline}
+			Title: cut(c.DisplayTitle(), maxTitle), Parent: c.Parent, Baseline: c.Baseline}
 		if s, ok := c.Score(); ok {
 			w.Score = &s
 			if baseScore != nil {
@@ -252,19 +252,6 @@ func chooseMetrics(want []string, best *evolve.Candidate) []string {
 	}
 	sort.Strings(keys)
 	return keys[:min(len(keys), maxMetricCols)]
-}
-
-// CandidateTitle is the title of a proposal, or the commit subject without
-// its "evolve(<exp>): " prefix.
-func CandidateTitle(c evolve.Candidate) string {
-	if t := c.Title(); t != "" {
-		return t
-	}
-	s := c.Subject
-	if i := strings.Index(s, "): "); i >= 0 && strings.HasPrefix(s, "evolve(") {
-		s = s[i+3:]
-	}
-	return s
 }
 
 // JSON encodes the report, indented.

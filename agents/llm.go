@@ -405,4 +405,3 @@ func (c headerCapture) Do(req *http.Request) (*http.Response, error) {
 	}
 	return resp, err
 }
-

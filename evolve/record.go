@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -140,6 +141,19 @@ type Candidate struct {
 	Children int       // candidates whose Parent is this one
 	Baseline bool      // the root of the experiment
 	Record
+}
+
+// DisplayTitle is the title of the proposal, or the commit subject without
+// its "evolve(<exp>): " prefix.
+func (c Candidate) DisplayTitle() string {
+	if t := c.Title(); t != "" {
+		return t
+	}
+	s := c.Subject
+	if i := strings.Index(s, "): "); i >= 0 && strings.HasPrefix(s, "evolve(") {
+		s = s[i+3:]
+	}
+	return s
 }
 
 // Short is the abbreviated id shown to users.

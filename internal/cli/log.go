@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/git-evolve/git-evolve/evolve"
 	"github.com/urfave/cli/v2"
@@ -46,7 +45,7 @@ func leaderboard(cands []evolve.Candidate, dir evolve.Direction) []leaderboardRo
 	}
 	rows := make([]leaderboardRow, 0, len(cands))
 	for i, c := range cands {
-		r := leaderboardRow{Rank: i + 1, ID: c.ID, Short: c.Short(), Status: c.Status(), Title: title(c), Baseline: c.Baseline}
+		r := leaderboardRow{Rank: i + 1, ID: c.ID, Short: c.Short(), Status: c.Status(), Title: c.DisplayTitle(), Baseline: c.Baseline}
 		if s, ok := c.Score(); ok {
 			r.Score = &s
 			if base != nil {
@@ -66,17 +65,6 @@ func leaderboard(cands []evolve.Candidate, dir evolve.Direction) []leaderboardRo
 		rows = append(rows, r)
 	}
 	return rows
-}
-
-func title(c evolve.Candidate) string {
-	if t := c.Title(); t != "" {
-		return t
-	}
-	s := c.Subject
-	if i := strings.Index(s, "): "); i >= 0 && strings.HasPrefix(s, "evolve(") {
-		s = s[i+3:]
-	}
-	return s
 }
 
 func logCommand(sio *IO) *cli.Command {

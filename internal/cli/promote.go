@@ -47,11 +47,11 @@ Examples:
 			}
 			switch update {
 			case action.BranchCreated:
-				fmt.Fprintf(sio.Out, "created branch %s at %s  %s\n", branch, cand.Short(), oneLine(title(cand), 60))
+				fmt.Fprintf(sio.Out, "created branch %s at %s  %s\n", branch, cand.Short(), oneLine(cand.DisplayTitle(), 60))
 			case action.BranchMoved:
-				fmt.Fprintf(sio.Out, "moved branch %s to %s  %s\n", branch, cand.Short(), oneLine(title(cand), 60))
+				fmt.Fprintf(sio.Out, "moved branch %s to %s  %s\n", branch, cand.Short(), oneLine(cand.DisplayTitle(), 60))
 			default:
-				fmt.Fprintf(sio.Out, "branch %s is already at %s  %s\n", branch, cand.Short(), oneLine(title(cand), 60))
+				fmt.Fprintf(sio.Out, "branch %s is already at %s  %s\n", branch, cand.Short(), oneLine(cand.DisplayTitle(), 60))
 			}
 			if !c.Bool("push") {
 				fmt.Fprintf(sio.Out, "push it with: git push %s %s   (or open a pull request: git evolve pr %s)\n", c.String("remote"), branch, cand.Short())

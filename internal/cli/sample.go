@@ -66,7 +66,7 @@ Examples:
 				if v, ok := cand.Score(); ok {
 					sc = fmtScore(&v)
 				}
-				byID[cand.ID] = sc + "  " + oneLine(title(cand), 60)
+				byID[cand.ID] = sc + "  " + oneLine(cand.DisplayTitle(), 60)
 			}
 			fmt.Fprintf(sio.Out, "parent       %s  %s\n", sel.Parent[:8], byID[sel.Parent])
 			for _, id := range sel.Inspirations {

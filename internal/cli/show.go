@@ -112,7 +112,7 @@ Examples:
 				}
 			}
 			if c.Bool("json") {
-				j := showJSON{ID: cand.ID, Experiment: e.Name, Title: title(cand), Baseline: cand.Baseline, Parent: cand.Parent,
+				j := showJSON{ID: cand.ID, Experiment: e.Name, Title: cand.DisplayTitle(), Baseline: cand.Baseline, Parent: cand.Parent,
 					Status: cand.Status(), Events: cand.Events, Diff: diff}
 				if s, ok := cand.Score(); ok {
 					j.Score = &s
@@ -150,7 +150,7 @@ func printCandidate(w io.Writer, e *experiment, cand evolve.Candidate, cands []e
 		}
 	}
 	fmt.Fprintf(w, "candidate %s  (experiment %s)\n", cand.ID, e.Name)
-	t := title(cand)
+	t := cand.DisplayTitle()
 	if cand.Baseline {
 		t += "  [baseline]"
 	}
@@ -175,7 +175,7 @@ func printCandidate(w io.Writer, e *experiment, cand evolve.Candidate, cands []e
 	}
 	fmt.Fprintf(w, "status:    %s\nscore:     %s\n", cand.Status(), score)
 	if cand.Parent != "" {
-		fmt.Fprintf(w, "parent:    %s  %s\n", cand.Parent[:8], title(byID[cand.Parent]))
+		fmt.Fprintf(w, "parent:    %s  %s\n", cand.Parent[:8], byID[cand.Parent].DisplayTitle())
 	}
 	if p := cand.Proposed; p != nil {
 		if len(p.Inspirations) > 0 {

@@ -259,7 +259,7 @@ func progressLine(r evolve.StepResult, total int) string {
 	if r.Tokens.Total() > 0 {
 		s += fmt.Sprintf("  %d tok $%.4f", r.Tokens.Total(), r.CostUSD)
 	}
-	if t := title(r.Candidate); t != "" {
+	if t := r.Candidate.DisplayTitle(); t != "" {
 		s += "  " + oneLine(t, 50)
 	}
 	return s
@@ -312,7 +312,7 @@ func printSummary(sio *IO, e *experiment, sum evolve.Summary, d time.Duration) {
 				line += fmt.Sprintf(" (baseline %s, %s)", fmtScore(&b), fmtDelta(bs-b))
 			}
 		}
-		fmt.Fprintln(sio.Out, line+"  "+oneLine(title(*sum.Best), 60))
+		fmt.Fprintln(sio.Out, line+"  "+oneLine(sum.Best.DisplayTitle(), 60))
 	}
 	cands, err := e.Store.Candidates(context.Background(), e.Name)
 	if err == nil && len(cands) > 0 {

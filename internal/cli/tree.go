@@ -94,7 +94,7 @@ func buildTree(cands []evolve.Candidate, dir evolve.Direction, bestOnly bool) ([
 		if bestOnly && !onBest[c.ID] {
 			continue
 		}
-		n := &treeNode{ID: c.ID, Status: c.Status(), Title: title(c)}
+		n := &treeNode{ID: c.ID, Status: c.Status(), Title: c.DisplayTitle()}
 		if s, ok := c.Score(); ok {
 			n.Score = &s
 		}
